@@ -1,0 +1,31 @@
+# `make demo` and `make test` are all a newcomer runs; both create .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# TensorFlow's CUDA build where a GPU exists, the CPU build elsewhere.
+TF_EXTRA := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+INSTALLED := $(VENV)/.installed-$(TF_EXTRA)
+
+.PHONY: install test demo bench clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+test: $(INSTALLED)
+	$(PY) -m pytest -q
+
+demo: $(INSTALLED)
+	$(VENV)/bin/kerasseq train weather --data nyc --target temp --past 48 \
+		--horizon 24h --cell gru --units 32 --epochs 30 --out runs/demo --overwrite
+
+bench: $(INSTALLED)
+	$(PY) bench/cells.py
+	$(PY) bench/windows.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

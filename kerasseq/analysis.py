@@ -1,0 +1,78 @@
+"""Reading a run's results: the comparison table and the plots."""
+
+
+def metrics_table(models):
+    """Formats `{name: metrics}` (as in a run's `metrics.json`) as a text table.
+
+    Args:
+        models: dict of model name to `{"params", "train_seconds", "val", "test"}`.
+
+    Returns:
+        The table as a string, one model per line, in the given order.
+
+    Example:
+    >>> print(metrics_table({"naive": {"params": 0, "train_seconds": 0.0,
+    ...     "val": {"mae": 2.44, "rmse": 3.3}, "test": {"mae": 2.62, "rmse": 3.5}}}))
+    model               params  train s   val MAE  val RMSE  test MAE  test RMSE
+    naive                    0      0.0     2.440     3.300     2.620      3.500
+    """
+    lines = [f"{'model':<16}{'params':>10}{'train s':>9}{'val MAE':>10}{'val RMSE':>10}"
+             f"{'test MAE':>10}{'test RMSE':>11}"]
+    for name, m in models.items():
+        lines.append(
+            f"{name:<16}{m['params']:>10,}{m['train_seconds']:>9.1f}"
+            f"{m['val']['mae']:>10.3f}{m['val']['rmse']:>10.3f}"
+            f"{m['test']['mae']:>10.3f}{m['test']['rmse']:>11.3f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_losses(histories, path):
+    """Training and validation loss per epoch, one line pair per model.
+
+    Args:
+        histories: dict of model name to a Keras `History.history` dict.
+        path: PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, history in histories.items():
+        epochs = range(1, len(history["loss"]) + 1)
+        (line,) = ax.plot(epochs, history["loss"], label=f"{name} train")
+        ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=f"{name} val")
+    ax.set(xlabel="epoch", ylabel="MSE loss", yscale="log", title="Training curves")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_forecast(stretches, path, *, ylabel):
+    """Forecasts against the truth over a stretch of the test split.
+
+    Args:
+        stretches: dict of model name to a DataFrame with `truth` and
+            `forecast` columns on a time index (`WeatherTask.predict_stretch`).
+        path: PNG file to write.
+        ylabel: the target's name and units.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    first = next(iter(stretches.values()))
+    ax.plot(first.index, first["truth"], color="black", linewidth=1.5, label="truth")
+    for name, frame in stretches.items():
+        ax.plot(frame.index, frame["forecast"], linewidth=1, label=name)
+    ax.set(ylabel=ylabel, title="Test forecasts (first horizon)")
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

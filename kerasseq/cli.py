@@ -1,0 +1,230 @@
+"""The `kerasseq` command: `train` and `evaluate` runs, each in its own directory.
+
+A run directory holds `config.json`, `model.keras`, `baselines/*.keras`,
+`metrics.json`, `history.csv`, `plots/*.png` and TensorBoard `logs/`. It is
+reused only with `--overwrite`, or to resume a run that was interrupted.
+Heavy modules (TensorFlow, pandas) load only once a command runs, so
+`kerasseq --help` answers at once.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """An error in the command's input: printed on one line, exit status 2."""
+
+
+def _weather_parser(subparsers):
+    parser = subparsers.add_parser(
+        "weather",
+        help="forecast a weather variable from past hours",
+        description="Train a kerasseq recurrent forecaster and its baselines on weather data.",
+        epilog="example:\n  kerasseq train weather --data nyc --target temp --past 48 "
+        "--horizon 24h --cell gru --units 32 --epochs 30 --out runs/nyc-gru",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", default="nyc",
+                      help="'nyc' (embedded, offline), 'jena', or a CSV path (default: nyc)")
+    data.add_argument("--target", help="column to forecast (default: temp / T (degC))")
+    data.add_argument("--features", type=lambda s: s.split(","),
+                      help="comma-separated input columns (default: all)")
+    data.add_argument("--time-column", help="time column of a CSV file")
+    data.add_argument("--missing", choices=["error", "interpolate", "drop"], default="error",
+                      help="what to do with NaN or gaps in a CSV file (default: error)")
+    data.add_argument("--no-time-features", dest="time_features", action="store_false",
+                      help="do not add time-of-day/year sin/cos inputs")
+    data.add_argument("--past", type=int, default=48, help="steps per input window (default: 48)")
+    data.add_argument("--sampling-rate", type=int, default=1,
+                      help="rows between window steps (default: 1)")
+    data.add_argument("--horizon", dest="horizons", action="append",
+                      help="how far ahead, in rows or as time ('24h'); repeat for several "
+                           "(default: 24h)")
+    data.add_argument("--output-steps", type=int, default=1,
+                      help="forecast the next N sampled steps from the horizon (default: 1)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--cell", default="gru",
+                       choices=["elman", "gru", "gru_reset_before", "lstm"])
+    model.add_argument("--units", type=int, default=32)
+    model.add_argument("--depth", type=int, default=1)
+    model.add_argument("--dropout", type=float, default=0.0)
+    model.add_argument("--recurrent-dropout", type=float, default=0.0)
+    model.add_argument("--bidirectional", action="store_true")
+    model.add_argument("--baselines", type=lambda s: [b for b in s.split(",") if b],
+                       default="naive,seasonal_naive,linear,dense",
+                       help="comma-separated baselines, or '' for none")
+    fit = parser.add_argument_group("training")
+    fit.add_argument("--epochs", type=int, default=30)
+    fit.add_argument("--batch-size", type=int, default=64)
+    fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--patience", type=int, default=5,
+                     help="early-stopping patience in epochs (default: 5)")
+    fit.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="run directory, e.g. runs/nyc-gru")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    parser.set_defaults(run=train_weather)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="kerasseq",
+        description="Recurrent sequence models for Keras: train and evaluate runs.",
+        epilog="example:\n  kerasseq train weather --data nyc --epochs 5 --out runs/demo\n"
+        "  kerasseq evaluate runs/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser(
+        "train", help="train a model for a task",
+        epilog="example:\n  kerasseq train weather --data nyc --out runs/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _weather_parser(train.add_subparsers(dest="task", required=True))
+    evaluate = commands.add_parser(
+        "evaluate", help="recompute a run's metrics from its saved models",
+        epilog="example:\n  kerasseq evaluate runs/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("run_dir")
+    evaluate.set_defaults(run=evaluate_run)
+    return parser
+
+
+def _prepare_run_dir(out, overwrite):
+    """Creates the run directory; returns True when resuming an interrupted run."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if overwrite:
+            shutil.rmtree(out)
+        elif (out / "backup").is_dir() and not (out / "metrics.json").exists():
+            print(f"Resuming the interrupted run in {out} from its last epoch.")
+            return True
+        else:
+            raise UserError(
+                f"{out} already holds a run. Pass --overwrite to replace it, "
+                "or choose another --out."
+            )
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    (out / "baselines").mkdir(exist_ok=True)
+    return False
+
+
+def _config_from_args(args):
+    from kerasseq.tasks.weather import WeatherConfig
+
+    values = {k: v for k, v in vars(args).items() if v is not None}
+    return WeatherConfig.from_json(values)
+
+
+def train_weather(args):
+    import keras
+
+    from kerasseq import analysis
+    from kerasseq.tasks.weather import WeatherTask
+
+    out = Path(args.out)
+    if args.horizons is None:
+        args.horizons = ["24h"]
+    config = _config_from_args(args)
+    resuming = _prepare_run_dir(out, args.overwrite)
+    task = WeatherTask(config)
+    (out / "config.json").write_text(json.dumps(config.to_json(), indent=2))
+
+    model = task.build_model()
+    print(f"{model.name}: {model.count_params():,} parameters, inputs {task.features}")
+    callbacks = [
+        # Interrupted runs keep their best model and resume from the last epoch.
+        keras.callbacks.ModelCheckpoint(out / "model.keras", save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
+        keras.callbacks.TensorBoard(str(out / "logs")),
+    ]
+    history, seconds = task.fit(model, callbacks=callbacks)
+    model.save(out / "model.keras")
+
+    trained = {config.cell: model}
+    results = {config.cell: {"params": model.count_params(), "train_seconds": seconds}}
+    histories = {config.cell: history.history}
+    for name, baseline in task.build_baselines().items():
+        if baseline.trainable_weights:
+            print(f"Training the {name} baseline")
+        baseline_history, baseline_seconds = task.fit(baseline, verbose=2)
+        baseline.save(out / "baselines" / f"{name}.keras")
+        trained[name] = baseline
+        results[name] = {"params": baseline.count_params(), "train_seconds": baseline_seconds}
+        if baseline_history is not None:
+            histories[name] = baseline_history.history
+    for name, m in trained.items():
+        results[name].update(task.evaluate(m))
+    _write_metrics(out, task, results)
+    analysis.plot_losses(histories, out / "plots" / "loss.png")
+    stretches = {name: task.predict_stretch(m) for name, m in trained.items()}
+    analysis.plot_forecast(stretches, out / "plots" / "forecast.png", ylabel=task.target)
+    print(analysis.metrics_table(results))
+    print(f"Run saved in {out}/ (model.keras, metrics.json, plots/, logs/)")
+
+
+def _write_metrics(out, task, results):
+    metrics = {
+        "target": task.target,
+        "horizon_rows": task.horizon_rows,
+        "models": results,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+def evaluate_run(args):
+    import keras
+
+    import kerasseq  # noqa: F401  (registers the layers for load_model)
+    from kerasseq import analysis
+    from kerasseq.tasks.weather import WeatherConfig
+    from kerasseq.tasks.weather import WeatherTask
+
+    out = Path(args.run_dir)
+    if not (out / "config.json").exists() or not (out / "model.keras").exists():
+        raise UserError(
+            f"{out} is not a finished run directory (it needs config.json and model.keras); "
+            "create one with `kerasseq train weather --out DIR`."
+        )
+    config = WeatherConfig.from_json(json.loads((out / "config.json").read_text()))
+    task = WeatherTask(config)
+    saved = json.loads((out / "metrics.json").read_text())["models"] if (out / "metrics.json").exists() else {}
+    paths = {config.cell: out / "model.keras"}
+    paths.update({p.stem: p for p in sorted((out / "baselines").glob("*.keras"))})
+    results = {}
+    for name, path in paths.items():
+        model = keras.saving.load_model(path)
+        results[name] = {
+            "params": model.count_params(),
+            "train_seconds": saved.get(name, {}).get("train_seconds", 0.0),
+            **task.evaluate(model),
+        }
+    print(analysis.metrics_table(results))
+
+
+def main(argv=None):
+    """Entry point of the `kerasseq` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (UserError, ValueError, FileNotFoundError) as error:
+        print(f"kerasseq: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None) or getattr(args, "run_dir", "")
+        print(
+            f"\nInterrupted. The best model so far is in {out}/model.keras; run the same "
+            "command again to resume training from its last epoch.",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

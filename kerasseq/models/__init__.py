@@ -1,0 +1,21 @@
+"""Model builders: recurrent forecasters and the baselines they are measured against."""
+
+from kerasseq.models.baselines import WindowValues
+from kerasseq.models.baselines import build_dense_model
+from kerasseq.models.baselines import build_linear_model
+from kerasseq.models.baselines import build_naive_model
+from kerasseq.models.baselines import build_seasonal_naive_model
+from kerasseq.models.forecast_head import check_windows
+from kerasseq.models.weather import CELLS
+from kerasseq.models.weather import build_weather_model
+
+__all__ = [
+    "CELLS",
+    "WindowValues",
+    "build_dense_model",
+    "build_linear_model",
+    "build_naive_model",
+    "build_seasonal_naive_model",
+    "build_weather_model",
+    "check_windows",
+]

@@ -1,0 +1,1 @@
+"""End-to-end tasks (data, models, metrics) behind the command line and the quality benches."""
