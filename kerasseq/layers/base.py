@@ -23,6 +23,7 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras.src.utils.naming import to_snake_case
 
 from kerasseq.validation import check_positive_int
 from kerasseq.validation import check_rate
@@ -248,6 +249,9 @@ class RecurrentLayer(keras.layers.RNN):
     """
 
     cell_class = None
+    # Whether a fused cuDNN kernel exists for the cell (GRU, LSTM); such
+    # layers take Keras' `use_cudnn` argument.
+    cudnn_capable = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -269,12 +273,26 @@ class RecurrentLayer(keras.layers.RNN):
         zero_output_for_mask=False,
         **kwargs,
     ):
+        name = type(self).__name__
+        # Checked here too, so that errors name the layer the user called.
+        check_positive_int("units", units, owner=name, example=f"{name}(units=32)")
+        for argument in ("activation", "recurrent_activation"):
+            if argument in kwargs:
+                get_activation(name, argument, kwargs[argument])
+        self.use_cudnn = False
+        if self.cudnn_capable:
+            self.use_cudnn = kwargs.pop("use_cudnn", "auto")
+            if self.use_cudnn not in ("auto", True, False):
+                raise ValueError(
+                    f"{name} received use_cudnn={self.use_cudnn!r}. Expected 'auto' "
+                    "(cuDNN on a GPU when the configuration allows), True or False."
+                )
         cell_kwargs = {k: kwargs.pop(k) for k in self.cell_arguments if k in kwargs}
         cell = self.cell_class(
             units,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
-            name=f"{type(self).__name__.lower()}_cell",
+            name=to_snake_case(self.cell_class.__name__),
             **cell_kwargs,
         )
         super().__init__(
@@ -287,11 +305,11 @@ class RecurrentLayer(keras.layers.RNN):
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
         )
-        self.use_cudnn = False
+        self.runs_cudnn = False
 
     def build(self, sequences_shape, initial_state_shape=None):
+        name = type(self).__name__
         if len(sequences_shape) != 3:
-            name = type(self).__name__
             raise ValueError(
                 f"{name} received inputs of shape {tuple(sequences_shape)} "
                 f"(rank {len(sequences_shape)}). Expected rank 3: (batch, "
@@ -300,7 +318,18 @@ class RecurrentLayer(keras.layers.RNN):
             )
         super().build(sequences_shape, initial_state_shape)
         # Decided once, at build, as Keras does: which kernel runs on a GPU.
-        self.use_cudnn = self.implementation_for(gpu=gpu_available()) == "cudnn"
+        self.runs_cudnn = self.implementation_for(gpu=gpu_available()) == "cudnn"
+        if self.use_cudnn is True and not self.runs_cudnn:
+            raise ValueError(
+                f"{name} received use_cudnn=True, but cuDNN needs a GPU and tanh/sigmoid "
+                "activations, use_bias=True, recurrent_dropout=0, unroll=False (and "
+                "reset_after=True for GRU). Pass use_cudnn='auto' to fall back to the "
+                "fused TensorFlow loop."
+            )
+        if self.runs_cudnn:
+            # cuDNN ops do not compile with XLA: like keras.layers.GRU, keep
+            # `jit_compile="auto"` from compiling the model's train step.
+            self.supports_jit = False
 
     def implementation_for(self, *, gpu, training=False):
         """Which loop runs this layer: `"cudnn"`, `"fused"` or `"generic"`.
@@ -311,7 +340,7 @@ class RecurrentLayer(keras.layers.RNN):
         """
         if keras.backend.backend() != "tensorflow" or self.unroll:
             return "generic"
-        if gpu and self.cell.supports_cudnn():
+        if gpu and self.use_cudnn in ("auto", True) and self.cell.supports_cudnn():
             return "cudnn"
         if training and self.cell.recurrent_dropout:
             return "generic"
@@ -319,18 +348,28 @@ class RecurrentLayer(keras.layers.RNN):
             return "generic"
         return "fused"
 
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        # A functional model is wired through here, not `call`: check now
+        # rather than when the model first runs.
+        if initial_state_shape is not None:
+            one_state = all(d is None or isinstance(d, int) for d in initial_state_shape)
+            self._check_initial_state(
+                [tuple(initial_state_shape)] if one_state else [tuple(s) for s in initial_state_shape]
+            )
+        return super().compute_output_shape(sequences_shape, initial_state_shape)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if initial_state is not None:
-            self._check_initial_state(initial_state)
+            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            self._check_initial_state([tuple(s.shape) for s in states])
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
-    def _check_initial_state(self, initial_state):
-        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    def _check_initial_state(self, received):
+        """Raises unless `received` (one shape per state) matches `state_size`."""
         expected = [(None, size) for size in self.state_size]
-        received = [tuple(s.shape) for s in states]
-        wrong = len(states) != len(expected) or any(
+        wrong = len(received) != len(expected) or any(
             len(r) != 2 or (r[-1] is not None and r[-1] != e[-1])
             for r, e in zip(received, expected)
         )
@@ -346,7 +385,7 @@ class RecurrentLayer(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if self.use_cudnn:
+        if self.runs_cudnn:
             try:
                 return self.cudnn_loop(
                     self._drop_inputs(sequences, training), initial_state, mask
@@ -398,6 +437,8 @@ class RecurrentLayer(keras.layers.RNN):
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
+        if self.cudnn_capable:
+            cell_config["use_cudnn"] = self.use_cudnn
         return {**config, **cell_config}
 
     @classmethod

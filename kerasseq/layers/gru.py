@@ -138,6 +138,7 @@ class GRU(RecurrentLayer):
     """
 
     cell_class = GRUCell
+    cudnn_capable = True
 
     def cudnn_loop(self, sequences, initial_state, mask):
         from keras.src import backend

@@ -119,6 +119,7 @@ class LSTM(RecurrentLayer):
     """
 
     cell_class = LSTMCell
+    cudnn_capable = True
 
     def cudnn_loop(self, sequences, initial_state, mask):
         from keras.src import backend

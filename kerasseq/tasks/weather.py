@@ -200,8 +200,9 @@ class WeatherTask:
         return baselines
 
     def fit(self, model, *, callbacks=(), verbose=1):
-        """Trains `model` with early stopping on validation loss; returns
-        `(history, seconds)`. The best epoch's weights are restored."""
+        """Trains `model` with early stopping on validation loss (the best
+        epoch's weights restored) and a halved learning rate on plateaus;
+        returns `(history, seconds)`."""
         import keras
 
         if not model.trainable_weights:
@@ -210,10 +211,14 @@ class WeatherTask:
         stop = keras.callbacks.EarlyStopping(
             patience=self.config.patience, restore_best_weights=True
         )
+        # Halving the step size once validation stalls settles the last epochs.
+        slow_down = keras.callbacks.ReduceLROnPlateau(
+            factor=0.5, patience=max(1, self.config.patience // 2), verbose=verbose
+        )
         start = time.perf_counter()
         history = model.fit(
             self.dataset("train", shuffle=True), validation_data=self.dataset("val"),
-            epochs=self.config.epochs, callbacks=[stop, *callbacks], verbose=verbose,
+            epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks], verbose=verbose,
             shuffle=False,  # the training dataset shuffles itself
         )
         return history, time.perf_counter() - start

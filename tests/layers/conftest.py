@@ -1,9 +1,10 @@
 """Parity helpers shared by the layer tests, served as fixtures.
 
-`parity(ours, ref, inputs, ...)` builds both layers, copies the built-in's
-weights into ours and checks that outputs, final states and the gradients
-of a fixed weighted sum of them (w.r.t. inputs, initial states and every
-trainable weight) agree within 1e-5.
+`layer_parity(ours, ref, inputs, ...)` builds both layers, copies the
+built-in's weights into ours and checks that outputs, final states and the
+gradients of a fixed weighted sum of them (w.r.t. inputs, initial states
+and every trainable weight) agree within 1e-5. `parity(ours_class,
+ref_class, kwargs, ...)` does so for one configuration of a layer.
 """
 
 import numpy as np
@@ -11,6 +12,10 @@ import pytest
 import tensorflow as tf
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
+
+# Parity within 1e-5 needs float32 matmuls; on Ampere and newer GPUs
+# TensorFlow would run them in TF32 (a 10-bit mantissa).
+tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
 def random_inputs(shape, seed=0):
@@ -147,8 +152,6 @@ def layer_parity():
 def mask_of():
     """`padding_mask(kind, batch, timesteps)`."""
     return padding_mask
-
-
 
 
 @pytest.fixture

@@ -1,0 +1,180 @@
+"""Forecast quality on Jena climate, with the protocol of Deep Learning with Python.
+
+Temperature 24 hours ahead from the last 120 hours (the hourly file of
+KERASSEQ_DATA_DIR, so sampling_rate 1; sampling_rate 6 on the 10-minute
+original), 50/25/25 chronological split, normalization from the training
+rows only. On this file the naive baseline gives the book's validation and
+test MAE (2.44, 2.62 degrees C), so the protocol is the book's; the learned
+models see the file's 6 variables (the book's have 14) plus time of day and
+of year.
+
+Three tables, each row trained through `kerasseq.tasks.weather.WeatherTask`
+(what `kerasseq train weather` runs), with the equivalent CLI command:
+- `main`: baselines, the book's recurrent models, and our best configuration;
+- `course`: dense baseline vs Elman vs GRU (parameters, seconds per epoch, test loss);
+- `horizons`: Elman and GRU 1, 6 and 12 hours ahead.
+
+Results go to `results/weather.json` (`{"rows": [...]}`), and a Markdown
+table is printed for the README.
+
+Run: `python bench/quality_weather.py [--only NAME ...] [--tables main,course]`.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "weather.json"
+
+# The protocol: every row shares these.
+PROTOCOL = dict(data="jena", target="T (degC)", past=120, sampling_rate=1, horizons=[24],
+                split=(0.5, 0.25, 0.25), batch_size=256, epochs=40, patience=5)
+
+ROWS = {
+    # name: (table, config overrides)
+    "naive": ("main", dict(baselines=["naive"])),
+    "seasonal_naive": ("main", dict(baselines=["seasonal_naive"])),
+    "linear": ("main", dict(baselines=["linear"])),
+    "dense_fc64": ("main", dict(baselines=["dense"])),
+    "lstm16_book": ("main", dict(cell="lstm", units=16, time_features=False)),
+    "gru32x2_dropout_book": ("main", dict(cell="gru", units=32, depth=2, dropout=0.2,
+                                          time_features=False)),
+    "gru64x2_time": ("main", dict(cell="gru", units=64, depth=2, dropout=0.1)),
+    "lstm64x2_time": ("main", dict(cell="lstm", units=64, depth=2, dropout=0.1)),
+    "course_dense": ("course", dict(baselines=["dense"], time_features=False)),
+    "course_elman32": ("course", dict(cell="elman", units=32, time_features=False)),
+    "course_gru32": ("course", dict(cell="gru", units=32, time_features=False)),
+    **{
+        f"horizon_{h}h_{cell}": ("horizons", dict(cell=cell, units=32, horizons=[h],
+                                                  time_features=False))
+        for h in (1, 6, 12) for cell in ("elman", "gru")
+    },
+}
+
+
+def cli_command(config):
+    """The `kerasseq train weather` command that trains the same configuration."""
+    from kerasseq.tasks.weather import WeatherConfig
+
+    default = WeatherConfig()
+    args = ["kerasseq", "train", "weather"]
+    flags = {
+        "data": "--data", "target": "--target", "past": "--past",
+        "sampling_rate": "--sampling-rate", "cell": "--cell", "units": "--units",
+        "depth": "--depth", "dropout": "--dropout", "recurrent_dropout": "--recurrent-dropout",
+        "learning_rate": "--learning-rate", "epochs": "--epochs", "batch_size": "--batch-size",
+        "patience": "--patience", "seed": "--seed",
+    }
+    for field, flag in flags.items():
+        value = getattr(config, field)
+        if value != getattr(default, field) or field in ("data", "target", "past"):
+            args += [flag, str(value)]
+    for horizon in config.horizons:
+        args += ["--horizon", str(horizon)]
+    if not config.time_features:
+        args.append("--no-time-features")
+    if config.baselines != default.baselines:
+        args += ["--baselines", ",".join(config.baselines)]
+    args += ["--out", "runs/jena"]
+    return shlex.join(args)
+
+
+def run_row(name, table, overrides, frame):
+    from kerasseq.tasks.weather import WeatherConfig
+    from kerasseq.tasks.weather import WeatherTask
+
+    baseline = overrides.get("baselines")
+    config = WeatherConfig(**{**PROTOCOL, "baselines": [], **overrides})
+    task = WeatherTask(config, frame=frame)
+    if baseline:
+        model = task.build_baselines()[baseline[0]]
+    else:
+        model = task.build_model()
+    print(f"\n== {name}: {model.count_params():,} parameters", flush=True)
+    history, seconds = task.fit(model, verbose=2)
+    epochs = len(history.history["loss"]) if history else 0
+    metrics = task.evaluate(model)
+    test_loss = model.evaluate(task.dataset("test"), verbose=0)[0]
+    row = {
+        "name": name,
+        "table": table,
+        "params": model.count_params(),
+        "train_seconds": round(seconds, 1),
+        "epochs": epochs,
+        "seconds_per_epoch": round(seconds / epochs, 2) if epochs else 0.0,
+        "horizon_hours": config.horizons[0],
+        "val_mae": round(metrics["val"]["mae"], 4),
+        "test_mae": round(metrics["test"]["mae"], 4),
+        "test_loss_mse": round(float(test_loss), 4),
+        "command": cli_command(config) if not baseline or baseline[0] in ("linear", "dense")
+        else cli_command(config) + "  # metrics.json row '" + baseline[0] + "'",
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def markdown(rows):
+    lines = ["| model | params | s/epoch | train s | val MAE | test MAE | test MSE |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['params']:,} | {r['seconds_per_epoch']} | {r['train_seconds']} "
+            f"| {r['val_mae']:.3f} | {r['test_mae']:.3f} | {r['test_loss_mse']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--tables", default="main,course,horizons")
+    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke tests)")
+    args = parser.parse_args()
+
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    import kerasseq  # noqa: F401
+    from kerasseq.tasks.weather import WeatherConfig
+    from kerasseq.tasks.weather import load_frame
+
+    if args.epochs:
+        PROTOCOL["epochs"] = args.epochs
+    tables = args.tables.split(",")
+    names = [n for n, (t, _) in ROWS.items() if t in tables and (not args.only or n in args.only)]
+    frames = {}
+    rows = []
+    start = time.time()
+    for name in names:
+        table, overrides = ROWS[name]
+        time_features = overrides.get("time_features", True)
+        if time_features not in frames:
+            frames[time_features] = load_frame(WeatherConfig(data="jena", time_features=time_features))
+        rows.append(run_row(name, table, overrides, frames[time_features]))
+
+    previous = json.loads(RESULTS.read_text())["rows"] if RESULTS.exists() else []
+    merged = {r["name"]: r for r in previous}
+    merged.update({r["name"]: r for r in rows})
+    ordered = [merged[n] for n in ROWS if n in merged]
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "protocol": {**PROTOCOL, "file": frames and next(iter(frames.values())).attrs.get("source")},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
+                   f"keras {keras.__version__}",
+        "rows": ordered,
+    }, indent=2) + "\n")
+    for table in tables:
+        print(f"\n### {table}\n")
+        print(markdown([r for r in ordered if r["table"] == table]))
+    print(f"\n{len(rows)} rows in {time.time() - start:.0f} s; written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
