@@ -46,6 +46,9 @@ ROWS = {
                                           time_features=False)),
     "gru64x2_time": ("main", dict(cell="gru", units=64, depth=2, dropout=0.1)),
     "lstm64x2_time": ("main", dict(cell="lstm", units=64, depth=2, dropout=0.1)),
+    "gru32x2_time": ("main", dict(cell="gru", units=32, depth=2, dropout=0.2)),
+    "gru64x2_residual": ("main", dict(cell="gru", units=64, depth=2, dropout=0.2, residual=True)),
+    "gru64_time": ("main", dict(cell="gru", units=64, dropout=0.2)),
     "course_dense": ("course", dict(baselines=["dense"], time_features=False)),
     "course_elman32": ("course", dict(cell="elman", units=32, time_features=False)),
     "course_gru32": ("course", dict(cell="gru", units=32, time_features=False)),
@@ -63,6 +66,7 @@ def cli_command(config):
 
     default = WeatherConfig()
     args = ["kerasseq", "train", "weather"]
+    switches = {"bidirectional": "--bidirectional", "residual": "--residual"}
     flags = {
         "data": "--data", "target": "--target", "past": "--past",
         "sampling_rate": "--sampling-rate", "cell": "--cell", "units": "--units",
@@ -76,6 +80,7 @@ def cli_command(config):
             args += [flag, str(value)]
     for horizon in config.horizons:
         args += ["--horizon", str(horizon)]
+    args += [flag for field, flag in switches.items() if getattr(config, field)]
     if not config.time_features:
         args.append("--no-time-features")
     if config.baselines != default.baselines:

@@ -3,8 +3,8 @@
 A run directory holds `config.json`, `model.keras`, `baselines/*.keras`,
 `metrics.json`, `history.csv`, `plots/*.png` and TensorBoard `logs/`. It is
 reused only with `--overwrite`, or to resume a run that was interrupted.
-Heavy modules (TensorFlow, pandas) load only once a command runs, so
-`kerasseq --help` answers at once.
+Data loading, training and plotting code loads only once a command runs
+(importing kerasseq loads Keras and TensorFlow, nothing more).
 """
 
 import argparse
@@ -16,6 +16,14 @@ from pathlib import Path
 
 class UserError(Exception):
     """An error in the command's input: printed on one line, exit status 2."""
+
+
+def _horizon(text):
+    """A --horizon value: rows if a whole number ("24"), else a time ("24h").
+
+    resolve_horizons reads any string as a time, where "24" is not one.
+    """
+    return int(text) if text.isdigit() else text
 
 
 def _weather_parser(subparsers):
@@ -41,7 +49,7 @@ def _weather_parser(subparsers):
     data.add_argument("--past", type=int, default=48, help="steps per input window (default: 48)")
     data.add_argument("--sampling-rate", type=int, default=1,
                       help="rows between window steps (default: 1)")
-    data.add_argument("--horizon", dest="horizons", action="append",
+    data.add_argument("--horizon", dest="horizons", action="append", type=_horizon,
                       help="how far ahead, in rows or as time ('24h'); repeat for several "
                            "(default: 24h)")
     data.add_argument("--output-steps", type=int, default=1,
@@ -54,6 +62,8 @@ def _weather_parser(subparsers):
     model.add_argument("--dropout", type=float, default=0.0)
     model.add_argument("--recurrent-dropout", type=float, default=0.0)
     model.add_argument("--bidirectional", action="store_true")
+    model.add_argument("--residual", action="store_true",
+                       help="forecast the change from the last observed target value")
     model.add_argument("--baselines", type=lambda s: [b for b in s.split(",") if b],
                        default="naive,seasonal_naive,linear,dense",
                        help="comma-separated baselines, or '' for none")
@@ -130,11 +140,13 @@ def train_weather(args):
     if args.horizons is None:
         args.horizons = ["24h"]
     config = _config_from_args(args)
-    resuming = _prepare_run_dir(out, args.overwrite)
+    # Data and model errors come before the run directory exists, so that
+    # fixing the input and running the same command again needs no --overwrite.
     task = WeatherTask(config)
+    model = task.build_model()
+    resuming = _prepare_run_dir(out, args.overwrite)
     (out / "config.json").write_text(json.dumps(config.to_json(), indent=2))
 
-    model = task.build_model()
     print(f"{model.name}: {model.count_params():,} parameters, inputs {task.features}")
     callbacks = [
         # Interrupted runs keep their best model and resume from the last epoch.
@@ -213,7 +225,10 @@ def main(argv=None):
     try:
         args.run(args)
     except (UserError, ValueError, FileNotFoundError) as error:
-        print(f"kerasseq: error: {error}", file=sys.stderr)
+        # Library messages name keyword arguments; here the user typed flags.
+        message = str(error).replace("missing='interpolate'", "--missing interpolate")
+        message = message.replace("missing='drop'", "--missing drop")
+        print(f"kerasseq: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         out = getattr(args, "out", None) or getattr(args, "run_dir", "")

@@ -10,49 +10,13 @@ all models, and they save and load like any other.
 """
 
 import math
+import numbers
 
 import keras
-from keras import ops
 
 from kerasseq.models import forecast_head as head
+from kerasseq.models.forecast_head import WindowValues
 from kerasseq.validation import check_positive_int
-
-
-@keras.saving.register_keras_serializable(package="kerasseq")
-class WindowValues(keras.layers.Layer):
-    """Forecasts by copying input values: output `k` is the target columns
-    `lags[k]` steps before the window's last step.
-
-    Args:
-        lags: one non-negative int per output time point (0 = last step).
-        targets: positions of the target columns among the features.
-
-    Call arguments:
-        windows: `(batch, timesteps, features)`.
-
-    Returns:
-        `(batch, len(lags), len(targets))`.
-
-    Example:
-    >>> WindowValues(lags=[0, 0], targets=[1])(np.arange(12.0).reshape(1, 3, 4)).shape
-    (1, 2, 1)
-    """
-
-    def __init__(self, lags, targets, **kwargs):
-        super().__init__(**kwargs)
-        self.lags = [int(lag) for lag in lags]
-        self.targets = [int(t) for t in targets]
-
-    def call(self, windows):
-        last = ops.shape(windows)[1] - 1
-        steps = ops.take(windows, last - ops.convert_to_tensor(self.lags, "int32"), axis=1)
-        return ops.take(steps, ops.convert_to_tensor(self.targets, "int32"), axis=2)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], len(self.lags), len(self.targets))
-
-    def get_config(self):
-        return {**super().get_config(), "lags": self.lags, "targets": self.targets}
 
 
 def _copy_model(name, inputs, lags, targets):
@@ -111,7 +75,18 @@ def build_seasonal_naive_model(
     season_rows = check_positive_int(
         "season_rows", season_rows, owner=owner, example=f"{owner}(..., season_rows=24)"
     )
+    sampling_rate = check_positive_int(
+        "sampling_rate", sampling_rate, owner=owner, example=f"{owner}(..., sampling_rate=6)"
+    )
     targets = head.target_positions(target_index, inputs.shape[-1], owner=owner)
+    horizon_rows = list(horizon_rows)
+    if not horizon_rows or any(
+        isinstance(h, bool) or not isinstance(h, numbers.Integral) or h <= 0 for h in horizon_rows
+    ):
+        raise ValueError(
+            f"{owner} received horizon_rows={horizon_rows!r}. Expected a non-empty list of "
+            "positive row offsets, e.g. pipelines.resolve_horizons('24h', index=df.index)."
+        )
     lags = []
     for h in horizon_rows:
         back = math.ceil(h / season_rows) * season_rows - h

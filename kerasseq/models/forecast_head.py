@@ -10,8 +10,46 @@ import numbers
 
 import keras
 import numpy as np
+from keras import ops
 
 from kerasseq.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="kerasseq")
+class WindowValues(keras.layers.Layer):
+    """Forecasts by copying input values: output `k` is the target columns
+    `lags[k]` steps before the window's last step.
+
+    Args:
+        lags: one non-negative int per output time point (0 = last step).
+        targets: positions of the target columns among the features.
+
+    Call arguments:
+        windows: `(batch, timesteps, features)`.
+
+    Returns:
+        `(batch, len(lags), len(targets))`.
+
+    Example:
+    >>> WindowValues(lags=[0, 0], targets=[1])(np.arange(12.0).reshape(1, 3, 4)).shape
+    (1, 2, 1)
+    """
+
+    def __init__(self, lags, targets, **kwargs):
+        super().__init__(**kwargs)
+        self.lags = [int(lag) for lag in lags]
+        self.targets = [int(t) for t in targets]
+
+    def call(self, windows):
+        last = ops.shape(windows)[1] - 1
+        steps = ops.take(windows, last - ops.convert_to_tensor(self.lags, "int32"), axis=1)
+        return ops.take(steps, ops.convert_to_tensor(self.targets, "int32"), axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.lags), len(self.targets))
+
+    def get_config(self):
+        return {**super().get_config(), "lags": self.lags, "targets": self.targets}
 
 
 def count_outputs(horizons, output_steps, *, owner):
@@ -105,16 +143,21 @@ def scale_inputs(inputs, statistics):
     return keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name="scale_inputs")(inputs)
 
 
-def forecast_head(features, *, num_outputs, targets, statistics):
+def forecast_head(features, *, num_outputs, targets, statistics, last_values=None):
     """Dense head to `(num_outputs, num_targets)`, rescaled to the targets' units.
 
     The head predicts in normalized units, where a unit-variance target
     makes the default initialization and learning rate fit; the final
     `Normalization(invert=True)` maps back with the training statistics.
+    With `last_values` (the scaled windows), the head predicts the change
+    from the last observed target value instead.
     """
     num_targets = len(targets)
     y = keras.layers.Dense(num_outputs * num_targets, name="forecast")(features)
     y = keras.layers.Reshape((num_outputs, num_targets), name="forecast_steps")(y)
+    if last_values is not None:
+        last = WindowValues([0] * num_outputs, targets, name="last_value")(last_values)
+        y = keras.layers.Add(name="from_last_value")([last, y])
     if statistics is None:
         return y
     mean, variance = statistics

@@ -79,6 +79,7 @@ def build_weather_model(
     output_steps=1,
     target_index=0,
     normalizer=None,
+    residual=False,
     learning_rate=1e-3,
     compile=True,
 ):
@@ -105,6 +106,8 @@ def build_weather_model(
         normalizer: an adapted `keras.layers.Normalization` over the features
             (e.g. `pipelines.fit_normalizer(train_rows)`), or None for inputs
             that are already scaled.
+        residual: forecast the change from the last observed target value
+            (a learned correction to the naive forecast).
         learning_rate: Adam's learning rate.
         compile: compile with Adam, MSE loss and MAE metric.
 
@@ -128,12 +131,15 @@ def build_weather_model(
     statistics = None
     if normalizer is not None:
         statistics = head.normalizer_statistics(normalizer, num_features, owner=owner)
-    x = head.scale_inputs(inputs, statistics)
+    scaled = head.scale_inputs(inputs, statistics)
     x = recurrent_stack(
-        x, cell=cell, units=units, depth=depth, dropout=dropout,
+        scaled, cell=cell, units=units, depth=depth, dropout=dropout,
         recurrent_dropout=recurrent_dropout, bidirectional=bidirectional, owner=owner,
     )
-    outputs = head.forecast_head(x, num_outputs=num_outputs, targets=targets, statistics=statistics)
+    outputs = head.forecast_head(
+        x, num_outputs=num_outputs, targets=targets, statistics=statistics,
+        last_values=scaled if residual else None,
+    )
     name = cell if isinstance(cell, str) else type(cell).__name__.lower()
     model = keras.Model(inputs, outputs, name=f"{name}_forecaster")
     return head.compile_forecaster(model, learning_rate) if compile else model

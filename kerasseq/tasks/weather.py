@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from kerasseq.validation import check_positive_int
+
 # The data's natural choices when --target is not given.
 DEFAULT_TARGETS = {"nyc": "temp", "jena": "T (degC)"}
 BASELINES = ("naive", "seasonal_naive", "linear", "dense")
@@ -44,6 +46,7 @@ class WeatherConfig:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     bidirectional: bool = False
+    residual: bool = False
     learning_rate: float = 1e-3
     epochs: int = 30
     batch_size: int = 64
@@ -103,6 +106,14 @@ class WeatherTask:
         from pipelines import resolve_horizons
 
         self.config = config
+        check_positive_int("epochs", config.epochs, owner="WeatherTask", example="--epochs 10")
+        # Checked on entry: build_baselines runs after the recurrent model trains.
+        unknown = [b for b in config.baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(
+                f"--baselines names {unknown}, which are not baselines. Choose from "
+                f"{list(BASELINES)}, e.g. --baselines naive,linear."
+            )
         frame = load_frame(config) if frame is None else frame
         target = config.target or DEFAULT_TARGETS.get(config.data)
         if target is None or target not in frame.columns:
@@ -164,6 +175,7 @@ class WeatherTask:
         keywords = dict(
             cell=c.cell, units=c.units, depth=c.depth, dropout=c.dropout,
             recurrent_dropout=c.recurrent_dropout, bidirectional=c.bidirectional,
+            residual=c.residual,
             learning_rate=c.learning_rate, normalizer=self.normalizer,
             **self._shape_keywords(),
         )

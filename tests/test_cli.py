@@ -1,0 +1,189 @@
+"""Tests for the `kerasseq` command: train and evaluate runs, user errors, help."""
+
+import json
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import kerasseq
+from kerasseq.cli import main
+
+TRAIN = ["train", "weather", "--data", "nyc", "--past", "12", "--epochs", "1", "--units", "4"]
+
+
+@pytest.fixture(scope="module")
+def nyc_run(tmp_path_factory):
+    """A finished run: GRU and the naive and linear baselines, one epoch on nyc."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    assert main([*TRAIN, "--baselines", "naive,linear", "--out", str(run)]) == 0
+    return run
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kerasseq: error: ")
+    return lines[0]
+
+
+def test_train_writes_the_run_directory(nyc_run):
+    for name in ("config.json", "model.keras", "baselines/naive.keras", "baselines/linear.keras",
+                 "metrics.json", "history.csv", "plots/loss.png", "plots/forecast.png"):
+        assert (nyc_run / name).is_file(), name
+    assert (nyc_run / "logs").is_dir() and any((nyc_run / "logs").iterdir())
+    assert not (nyc_run / "backup").exists()
+    for png in ("plots/loss.png", "plots/forecast.png"):
+        assert (nyc_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    config = json.loads((nyc_run / "config.json").read_text())
+    assert config["data"] == "nyc" and config["past"] == 12 and config["units"] == 4
+    assert config["horizons"] == ["24h"] and config["baselines"] == ["naive", "linear"]
+    assert "out" not in config and "overwrite" not in config
+
+    metrics = json.loads((nyc_run / "metrics.json").read_text())
+    assert metrics["target"] == "temp" and metrics["horizon_rows"] == [24]
+    assert list(metrics["models"]) == ["gru", "naive", "linear"]
+    for name, model in metrics["models"].items():
+        for split in ("val", "test"):
+            assert np.isfinite([model[split]["mae"], model[split]["rmse"]]).all(), name
+            assert model[split]["rmse"] >= model[split]["mae"] > 0
+    assert metrics["models"]["naive"]["params"] == 0
+
+    history = pd.read_csv(nyc_run / "history.csv")
+    assert len(history) == 1 and {"loss", "val_loss", "mae", "val_mae"} <= set(history.columns)
+
+
+def test_saved_model_is_the_configured_forecaster(nyc_run):
+    model = keras.saving.load_model(nyc_run / "model.keras")
+    gru = model.get_layer("gru_0")
+    assert type(gru) is kerasseq.layers.GRU and gru.cell.units == 4
+    # 8 weather columns and 4 time-of-day/year columns, 12 steps.
+    assert model.input_shape == (None, 12, 12) and model.output_shape == (None, 1, 1)
+
+
+def test_evaluate_prints_the_saved_metrics(nyc_run, capsys):
+    assert main(["evaluate", str(nyc_run)]) == 0
+    printed = {}
+    for line in capsys.readouterr().out.splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("gru", "naive", "linear"):
+            printed[fields[0]] = (fields[3], fields[5])
+    models = json.loads((nyc_run / "metrics.json").read_text())["models"]
+    assert printed == {
+        name: (f"{m['val']['mae']:.3f}", f"{m['test']['mae']:.3f}") for name, m in models.items()
+    }
+
+
+def test_existing_run_needs_overwrite(nyc_run, capsys):
+    before = (nyc_run / "metrics.json").read_text()
+    assert main([*TRAIN, "--out", str(nyc_run)]) == 2
+    line = error_line(capsys)
+    assert f"{nyc_run} already holds a run. Pass --overwrite to replace it" in line
+    assert (nyc_run / "metrics.json").read_text() == before
+
+
+def test_overwrite_replaces_the_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "old.txt").write_text("an earlier run")
+    args = ["train", "weather", "--past", "4", "--epochs", "1", "--units", "2", "--baselines", "",
+            "--out", str(run), "--overwrite"]
+    assert main(args) == 0
+    assert not (run / "old.txt").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert list(metrics["models"]) == ["gru"]
+
+
+def write_csv(path, nan_row=None):
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2021-03-01", periods=120, freq="h").strftime("%Y-%m-%d %H:%M"),
+            "a": np.sin(np.arange(120) / 4.0),
+            "b": np.arange(120.0),
+        }
+    )
+    if nan_row is not None:
+        frame.loc[nan_row, "a"] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_nan_in_csv_is_a_one_line_error_and_leaves_no_run(tmp_path, capsys):
+    csv = write_csv(tmp_path / "station.csv", nan_row=10)
+    run = tmp_path / "run"
+    args = ["train", "weather", "--data", str(csv), "--time-column", "time", "--target", "a",
+            "--no-time-features", "--past", "4", "--horizon", "1", "--epochs", "1", "--units", "2",
+            "--baselines", "naive", "--out", str(run)]
+    assert main(args) == 2
+    line = error_line(capsys)
+    assert "Column 'a' of station.csv has 1 NaN values (first at row 10" in line
+    # The fix is given as the flag to type, not the keyword argument.
+    assert "--missing interpolate" in line and "missing='interpolate'" not in line
+    assert not run.exists()
+    # Fixed input, same command: no --overwrite needed.
+    assert main([*args, "--missing", "interpolate"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["missing"] == "interpolate"
+    # "--horizon 1" is one row ahead, not a time string.
+    assert config["horizons"] == [1]
+    assert json.loads((run / "metrics.json").read_text())["horizon_rows"] == [1]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--data", "{csv}"], "--data {csv} is a CSV file: name its time column with --time-column"),
+        (["--target", "wind"], "--target 'wind' is not a column of nyc."),
+        (["--baselines", "naive,arima"], "--baselines names ['arima'], which are not baselines."),
+        (["--units", "0"], "build_weather_model received units=0."),
+    ],
+    ids=["time_column", "target", "baselines", "units"],
+)
+def test_user_errors(extra, message, tmp_path, capsys):
+    csv = str(write_csv(tmp_path / "station.csv"))
+    run = tmp_path / "run"
+    extra = [e.format(csv=csv) for e in extra]
+    assert main(["train", "weather", *extra, "--out", str(run)]) == 2
+    assert message.format(csv=csv) in error_line(capsys)
+    assert not run.exists()
+
+
+def test_evaluate_needs_a_run_directory(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    line = error_line(capsys)
+    assert re.search(f"{re.escape(str(tmp_path))} is not a finished run directory .* "
+                     "`kerasseq train weather --out DIR`", line)
+
+
+@pytest.mark.parametrize("command", [["--help"], ["train", "weather", "--help"]])
+def test_help_ends_with_an_example(command):
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasseq.cli", *command], capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.rstrip().splitlines()
+    example = lines.index("example:")
+    assert lines[example + 1:] and all(line.startswith("  kerasseq ") for line in lines[example + 1:])
+
+
+@pytest.mark.parametrize("command", [["train", "--help"], ["evaluate", "--help"]])
+def test_subcommand_help_ends_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(command)
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert lines[-2] == "example:" and lines[-1].startswith("  kerasseq ")
+
+
+def test_zero_epochs_is_a_one_line_error(tmp_path, capsys):
+    args = [*TRAIN[:-4], "--epochs", "0", "--units", "4", "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    assert "received epochs=0" in error_line(capsys)
+    assert not (tmp_path / "run").exists()

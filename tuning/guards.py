@@ -1,0 +1,48 @@
+"""Checks that keep a tuning job from reporting results it does not have.
+
+KerasTuner logs an exception inside a trial as a failed trial and carries
+on; with TensorFlow and no `tensorboard` package every trial fails that way,
+yet `get_best_hyperparameters()` still answers. These checks turn both
+cases into errors.
+"""
+
+import importlib.util
+
+
+def require_tensorboard():
+    """Raises `keras_tuner.errors.FatalValueError` when `tensorboard` is missing.
+
+    Example:
+    >>> require_tensorboard()
+    """
+    if importlib.util.find_spec("tensorboard") is None:
+        from keras_tuner.errors import FatalValueError
+
+        raise FatalValueError(
+            "KerasTuner with TensorFlow needs the `tensorboard` package, or every "
+            "trial fails. Install it: pip install 'tensorboard==2.21.*' (it comes "
+            "with `pip install kerasseq`)."
+        )
+
+
+def check_trials(tuner):
+    """Raises `RuntimeError` unless at least one of `tuner`'s trials completed.
+
+    Args:
+        tuner: a `keras_tuner.Tuner` after `search()`.
+
+    Returns:
+        The number of completed trials.
+    """
+    trials = list(tuner.oracle.trials.values())
+    completed = [t for t in trials if t.status == "COMPLETED"]
+    if not completed:
+        failed = [t for t in trials if t.status == "FAILED"]
+        first = next((t.message for t in failed if t.message), "no error message recorded")
+        raise RuntimeError(
+            f"Tuning produced no result: {len(failed)} of {len(trials)} trials failed and "
+            f"none completed. First failure: {first.strip().splitlines()[-1] if first else first}. "
+            "Fix that error and run the search again (completed trials are kept in the "
+            "tuner's directory unless overwrite=True)."
+        )
+    return len(completed)
