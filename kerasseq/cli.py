@@ -150,7 +150,7 @@ def train_weather(args):
     print(f"{model.name}: {model.count_params():,} parameters, inputs {task.features}")
     callbacks = [
         # Interrupted runs keep their best model and resume from the last epoch.
-        keras.callbacks.ModelCheckpoint(out / "model.keras", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(out / "model.keras", monitor="val_mae", save_best_only=True),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
         keras.callbacks.TensorBoard(str(out / "logs")),

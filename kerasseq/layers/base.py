@@ -228,6 +228,32 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
+class GatedCell(RecurrentCell):
+    """Base of the gated cells (GRU, LSTM): a gate activation besides the main one."""
+
+    def __init__(self, units, recurrent_activation="sigmoid", **kwargs):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = get_activation(
+            type(self).__name__, "recurrent_activation", recurrent_activation
+        )
+
+    def fused_activations(self):
+        return [self.activation, self.recurrent_activation]
+
+    def supports_cudnn(self):
+        # The configurations Keras sends to cuDNN (Keras' GRU/LSTM docs).
+        return (
+            activation_name(self.activation) == "tanh"
+            and activation_name(self.recurrent_activation) == "sigmoid"
+            and self.use_bias
+            and not self.recurrent_dropout
+        )
+
+    def get_config(self):
+        config = {"recurrent_activation": activations.serialize(self.recurrent_activation)}
+        return {**super().get_config(), **config}
+
+
 def _cell_arguments(cell_class):
     names = []
     for klass in cell_class.__mro__:
@@ -395,9 +421,6 @@ class RecurrentLayer(keras.layers.RNN):
         if self.implementation_for(gpu=False, training=training) == "fused":
             return self._fused_loop(sequences, initial_state, mask, training)
         return super().inner_loop(sequences, initial_state, mask=mask, training=training)
-
-    def cudnn_loop(self, sequences, initial_state, mask):
-        raise NotImplementedError
 
     def _drop_inputs(self, sequences, training):
         if training and self.cell.dropout:

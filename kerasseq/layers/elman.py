@@ -11,7 +11,7 @@ from kerasseq.layers.base import RecurrentLayer
 class ElmanCell(RecurrentCell):
     """One Elman step: `h_t = activation(x_t W + h_{t-1} U + b)`.
 
-    Weights are laid out as in `keras.layers.SimpleRNNCell` (`kernel`,
+    Weights are laid out as in Keras' `SimpleRNNCell` (`kernel`,
     `recurrent_kernel`, `bias`), so they copy both ways.
 
     Args:
@@ -65,7 +65,7 @@ class ElmanRNN(RecurrentLayer):
     Takes every `ElmanCell` argument by keyword, plus the `keras.layers.RNN`
     ones (`return_sequences`, `return_state`, `go_backwards`, `stateful`,
     `unroll`, `zero_output_for_mask`). Same defaults and weights as
-    `keras.layers.SimpleRNN`.
+    Keras' `SimpleRNN`.
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.

@@ -3,14 +3,12 @@
 import keras
 from keras import ops
 
-from kerasseq.layers.base import RecurrentCell
+from kerasseq.layers.base import GatedCell
 from kerasseq.layers.base import RecurrentLayer
-from kerasseq.layers.base import activation_name
-from kerasseq.layers.base import get_activation
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class GRUCell(RecurrentCell):
+class GRUCell(GatedCell):
     """One GRU step (Cho et al. 2014), gates ordered (z, r, h) as in Keras.
 
         z = s(x Wz + h Uz + bz),  r = s(x Wr + h Ur + br)
@@ -21,7 +19,7 @@ class GRUCell(RecurrentCell):
         h_t = z * h + (1 - z) * hh
 
     `bias` is `(2, 3 * units)` (input row, recurrent row) with
-    `reset_after=True` and `(3 * units,)` otherwise, as in `keras.layers.GRUCell`.
+    `reset_after=True` and `(3 * units,)` otherwise, as in Keras' `GRUCell`.
 
     Args:
         units: positive int, size of the hidden state.
@@ -38,11 +36,8 @@ class GRUCell(RecurrentCell):
 
     gates = 3
 
-    def __init__(self, units, recurrent_activation="sigmoid", reset_after=True, **kwargs):
+    def __init__(self, units, reset_after=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.recurrent_activation = get_activation(
-            type(self).__name__, "recurrent_activation", recurrent_activation
-        )
         self.reset_after = bool(reset_after)
 
     def bias_shape(self):
@@ -81,17 +76,8 @@ class GRUCell(RecurrentCell):
         h = z * h + (1 - z) * hh
         return h, ([h] if isinstance(states, (list, tuple)) else h)
 
-    def fused_activations(self):
-        return [self.activation, self.recurrent_activation]
-
     def supports_cudnn(self):
-        return (
-            activation_name(self.activation) == "tanh"
-            and activation_name(self.recurrent_activation) == "sigmoid"
-            and self.use_bias
-            and self.reset_after
-            and not self.recurrent_dropout
-        )
+        return super().supports_cudnn() and self.reset_after
 
     def fused_sequence(self, x, initial_state, mask):
         from kerasseq.layers.fused_loops import gru_sequence
@@ -109,16 +95,12 @@ class GRUCell(RecurrentCell):
         return hs, [hs[-1]]
 
     def get_config(self):
-        config = {
-            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
-            "reset_after": self.reset_after,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "reset_after": self.reset_after}
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
 class GRU(RecurrentLayer):
-    """GRU over a sequence; the arguments, defaults and weights of `keras.layers.GRU`.
+    """GRU over a sequence; the arguments, defaults and weights of Keras' `GRU`.
 
     Takes every `GRUCell` argument by keyword (`reset_after=False` for the
     course-notes form) plus the `keras.layers.RNN` ones. On a GPU, when the

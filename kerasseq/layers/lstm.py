@@ -4,14 +4,12 @@ import keras
 from keras import initializers
 from keras import ops
 
-from kerasseq.layers.base import RecurrentCell
+from kerasseq.layers.base import GatedCell
 from kerasseq.layers.base import RecurrentLayer
-from kerasseq.layers.base import activation_name
-from kerasseq.layers.base import get_activation
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
-class LSTMCell(RecurrentCell):
+class LSTMCell(GatedCell):
     """One LSTM step (Hochreiter & Schmidhuber 1997), gates ordered (i, f, c, o).
 
         [i, f, g, o] = x W + h U + b
@@ -22,7 +20,7 @@ class LSTMCell(RecurrentCell):
         units: positive int, size of the hidden and cell states.
         recurrent_activation: gate activation, default `"sigmoid"`.
         unit_forget_bias: start the forget-gate bias at 1 (Jozefowicz et
-            al. 2015), as `keras.layers.LSTMCell` does by default.
+            al. 2015), as Keras' `LSTMCell` does by default.
         Other arguments as in `ElmanCell`.
 
     Call arguments:
@@ -37,11 +35,8 @@ class LSTMCell(RecurrentCell):
 
     gates = 4
 
-    def __init__(self, units, recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.recurrent_activation = get_activation(
-            type(self).__name__, "recurrent_activation", recurrent_activation
-        )
         self.unit_forget_bias = bool(unit_forget_bias)
         self.state_size = [self.units, self.units]
 
@@ -73,17 +68,6 @@ class LSTMCell(RecurrentCell):
         h = self.recurrent_activation(g_o) * self.activation(c)
         return h, [h, c]
 
-    def fused_activations(self):
-        return [self.activation, self.recurrent_activation]
-
-    def supports_cudnn(self):
-        return (
-            activation_name(self.activation) == "tanh"
-            and activation_name(self.recurrent_activation) == "sigmoid"
-            and self.use_bias
-            and not self.recurrent_dropout
-        )
-
     def fused_sequence(self, x, initial_state, mask):
         from kerasseq.layers.fused_loops import lstm_sequence
 
@@ -96,16 +80,12 @@ class LSTMCell(RecurrentCell):
         return hs, [hs[-1], c_last]
 
     def get_config(self):
-        config = {
-            "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
-            "unit_forget_bias": self.unit_forget_bias,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")
 class LSTM(RecurrentLayer):
-    """LSTM over a sequence; the arguments, defaults and weights of `keras.layers.LSTM`.
+    """LSTM over a sequence; the arguments, defaults and weights of Keras' `LSTM`.
 
     Takes every `LSTMCell` argument by keyword plus the `keras.layers.RNN`
     ones. On a GPU, when the configuration is one cuDNN supports, it runs

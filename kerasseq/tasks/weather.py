@@ -18,6 +18,13 @@ from kerasseq.validation import check_positive_int
 # The data's natural choices when --target is not given.
 DEFAULT_TARGETS = {"nyc": "temp", "jena": "T (degC)"}
 BASELINES = ("naive", "seasonal_naive", "linear", "dense")
+YEAR_FEATURES = ("year_sin", "year_cos")
+
+
+def _spans_less_than_a_year(index):
+    import pandas as pd
+
+    return len(index) < 2 or index[-1] - index[0] < pd.Timedelta(days=365)
 
 
 @dataclasses.dataclass
@@ -128,6 +135,11 @@ class WeatherTask:
                 f"--features names {missing}, which {config.data} does not have. "
                 f"Columns: {list(frame.columns)}."
             )
+        num_train, num_val, _ = chronological_split(len(frame), config.split)
+        if not config.features and _spans_less_than_a_year(frame.index[:num_train]):
+            # Every validation and test day would have a time-of-year phase
+            # the model never saw in training: extrapolation, not a feature.
+            features = [f for f in features if f not in YEAR_FEATURES]
         # The target goes first: target_index=0 for every builder.
         self.features = [target] + [f for f in features if f != target]
         self.target = target
@@ -137,7 +149,6 @@ class WeatherTask:
             index=frame.index, sampling_rate=config.sampling_rate,
             output_steps=config.output_steps,
         )
-        num_train, num_val, _ = chronological_split(len(frame), config.split)
         self.bounds = {
             "train": (0, num_train),
             "val": (num_train, num_train + num_val),
@@ -212,7 +223,7 @@ class WeatherTask:
         return baselines
 
     def fit(self, model, *, callbacks=(), verbose=1):
-        """Trains `model` with early stopping on validation loss (the best
+        """Trains `model` with early stopping on validation MAE (the best
         epoch's weights restored) and a halved learning rate on plateaus;
         returns `(history, seconds)`."""
         import keras
@@ -220,8 +231,10 @@ class WeatherTask:
         if not model.trainable_weights:
             return None, 0.0
         keras.utils.set_random_seed(self.config.seed)
+        # Runs are judged by MAE, so the epoch kept is the one with the best
+        # validation MAE (the loss, MSE, weighs large errors more).
         stop = keras.callbacks.EarlyStopping(
-            patience=self.config.patience, restore_best_weights=True
+            monitor="val_mae", patience=self.config.patience, restore_best_weights=True
         )
         # Halving the step size once validation stalls settles the last epochs.
         slow_down = keras.callbacks.ReduceLROnPlateau(

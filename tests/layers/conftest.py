@@ -4,9 +4,12 @@
 built-in's weights into ours and checks that outputs, final states and the
 gradients of a fixed weighted sum of them (w.r.t. inputs, initial states
 and every trainable weight) agree within 1e-5. `parity(ours_class,
-ref_class, kwargs, ...)` does so for one configuration of a layer.
+ref_class, kwargs, ...)` does so for one configuration of a layer,
+`case_parity` for one entry of a case table, `cell_parity` for cells
+inside `keras.layers.RNN` and `dropout_parity` for a layer in training.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -136,10 +139,64 @@ def run_case(ours_class, ref_class, layer_kwargs, *, mask=None, initial_state=Fa
     )
 
 
+def run_table_case(ours_class, ref_class, case, *, traced=False):
+    """`run_case` on one entry of a case table, `(layer kwargs, call options,
+    implementation on a CPU)`, with 4 units unless the kwargs say otherwise.
+    Traced runs leave out the check of the implementation."""
+    layer_kwargs, options, implementation = case
+    layer_kwargs = {"units": 4, **layer_kwargs}
+    if traced:
+        return run_case(ours_class, ref_class, layer_kwargs, traced=True, **options)
+    return run_case(ours_class, ref_class, layer_kwargs, expected=implementation, **options)
+
+
+def assert_cell_parity(ours_cells, ref_cells, *, padding=None, shape=(3, 5, 3), **rnn_kwargs):
+    """Parity of `keras.layers.RNN(ours_cells, **rnn_kwargs)` with the same
+    around `ref_cells` (a cell, or a list of cells to stack) on random inputs
+    of `shape`, masked with `padding_mask(padding)` unless `padding` is None."""
+    call_kwargs = {}
+    if padding is not None:
+        call_kwargs["mask"] = tf.constant(padding_mask(padding, *shape[:2]))
+    return assert_parity(
+        keras.layers.RNN(ours_cells, **rnn_kwargs),
+        keras.layers.RNN(ref_cells, **rnn_kwargs),
+        random_inputs(shape),
+        **call_kwargs,
+    )
+
+
+def assert_dropout_parity(ours_class, ref_class, dropout_kwargs, *, traced=False):
+    """In training, ours with `dropout_kwargs` (and `seed=7`) matches the
+    built-in, and some unit was dropped: its outputs differ from inference."""
+    kwargs = {"units": 4, "seed": 7, "return_sequences": True, **dropout_kwargs}
+    ours = ours_class(**kwargs)
+    inputs = random_inputs((3, 5, 3))
+    dropped = assert_parity(ours, ref_class(**kwargs), inputs, traced=traced, training=True)
+    assert not np.allclose(dropped[0], ours(inputs, training=False)), "no unit was dropped"
+
+
 @pytest.fixture
 def parity():
     """`run_case` (see there): parity of ours with a built-in on one configuration."""
     return run_case
+
+
+@pytest.fixture
+def case_parity():
+    """`run_table_case(ours_class, ref_class, case, traced=False)`."""
+    return run_table_case
+
+
+@pytest.fixture
+def cell_parity():
+    """`assert_cell_parity(ours_cells, ref_cells, padding=None, shape=..., **rnn_kwargs)`."""
+    return assert_cell_parity
+
+
+@pytest.fixture
+def dropout_parity():
+    """`assert_dropout_parity(ours_class, ref_class, dropout_kwargs, traced=False)`."""
+    return assert_dropout_parity
 
 
 @pytest.fixture

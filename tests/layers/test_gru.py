@@ -1,131 +1,58 @@
-"""`GRUCell` and `GRU` against `keras.layers.GRUCell`/`GRU` and a NumPy reference."""
+"""`GRUCell` and `GRU` with `reset_after=False` against `keras.layers.GRUCell`/`GRU`,
+and against a NumPy reference; what they share with `ElmanRNN` and `LSTM` is
+tested in test_common.py."""
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kerasseq.layers import GRU
 from kerasseq.layers import GRUCell
 
-# (layer kwargs, call options, implementation on a CPU). `reset_after=False`
-# recurs because its backward pass is a separate branch of the fused loop.
-CASES = {
-    "default": ({}, {}, "fused"),
-    "units_5": ({"units": 5}, {}, "fused"),
-    "relu": ({"activation": "relu"}, {}, "fused"),
-    "sigmoid": ({"activation": "sigmoid"}, {}, "fused"),
-    "linear_reset_before": ({"activation": "linear", "reset_after": False}, {}, "fused"),
-    "softplus": ({"activation": "softplus"}, {}, "generic"),
-    "recurrent_tanh": ({"recurrent_activation": "tanh"}, {}, "fused"),
-    "recurrent_hard_sigmoid": ({"recurrent_activation": "hard_sigmoid"}, {}, "generic"),
-    "no_bias": ({"use_bias": False}, {}, "fused"),
-    "no_bias_reset_before": ({"use_bias": False, "reset_after": False}, {}, "fused"),
+# `reset_after=False` (the Keras 2 variant) in the configurations that
+# test_common.py runs for every layer, since its backward pass is a separate
+# branch of the fused loop: (layer kwargs, call options, implementation on a CPU).
+RESET_BEFORE_CASES = {
     "reset_before": ({"reset_after": False}, {}, "fused"),
-    "sequences": ({"return_sequences": True}, {}, "fused"),
-    "state": ({"return_state": True, "return_sequences": True}, {}, "fused"),
-    "backwards": ({"go_backwards": True, "return_sequences": True}, {}, "fused"),
-    "stateful": ({"stateful": True, "return_sequences": True}, {}, "fused"),
-    "unroll": ({"unroll": True, "return_state": True}, {}, "generic"),
-    "initial_state": ({"return_state": True}, {"initial_state": True}, "fused"),
-    "right_mask": ({"return_sequences": True}, {"mask": "right"}, "fused"),
-    "left_mask": ({"return_sequences": True}, {"mask": "left"}, "fused"),
-    "left_mask_initial_state": (
-        {"return_sequences": True, "return_state": True},
-        {"mask": "left", "initial_state": True}, "fused",
-    ),
+    "linear_reset_before": ({"activation": "linear", "reset_after": False}, {}, "fused"),
+    "no_bias_reset_before": ({"use_bias": False, "reset_after": False}, {}, "fused"),
     "mask_backwards_reset_before": (
         {"go_backwards": True, "reset_after": False, "return_state": True},
         {"mask": "right"}, "fused",
     ),
-    "zero_output_for_mask": (
-        {"return_sequences": True, "zero_output_for_mask": True}, {"mask": "right"}, "fused",
-    ),
-    "zero_output_last": ({"zero_output_for_mask": True}, {"mask": "left"}, "fused"),
-    "mask_generic": ({"activation": "softplus", "return_sequences": True}, {"mask": "left"}, "generic"),
-    "mask_unroll": ({"unroll": True, "return_sequences": True}, {"mask": "right"}, "generic"),
 }
 
 # The fused GRU forward compiles with XLA only inside a traced function.
-TRACED = ["default", "reset_before", "no_bias", "state", "left_mask_initial_state",
-          "mask_backwards_reset_before", "relu"]
+TRACED = ["reset_before", "mask_backwards_reset_before"]
 
 
-def _kwargs(layer_kwargs):
-    return {"units": 4, **layer_kwargs}
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_gru_matches_keras_eagerly(parity, case):
-    layer_kwargs, options, implementation = CASES[case]
-    parity(GRU, keras.layers.GRU, _kwargs(layer_kwargs), expected=implementation, **options)
+@pytest.mark.parametrize("case", list(RESET_BEFORE_CASES))
+def test_gru_reset_before_matches_keras_eagerly(case_parity, case):
+    case_parity(GRU, keras.layers.GRU, RESET_BEFORE_CASES[case])
 
 
 @pytest.mark.parametrize("case", TRACED)
-def test_gru_matches_keras_traced(parity, case):
-    layer_kwargs, options, implementation = CASES[case]
-    parity(GRU, keras.layers.GRU, _kwargs(layer_kwargs), traced=True, **options)
+def test_gru_reset_before_matches_keras_traced(case_parity, case):
+    case_parity(GRU, keras.layers.GRU, RESET_BEFORE_CASES[case], traced=True)
 
 
-CELL_CASES = {
-    "default": {},
-    "reset_before": {"reset_after": False},
-    "no_bias": {"use_bias": False},
-    "relu_hard_sigmoid": {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
-}
-
-
-@pytest.mark.parametrize("case", list(CELL_CASES))
-def test_gru_cell_in_rnn_matches_keras(layer_parity, mask_of, case):
-    kwargs = CELL_CASES[case]
-    inputs = np.random.default_rng(0).normal(size=(3, 5, 3)).astype("float32")
-    layer_parity(
-        keras.layers.RNN(GRUCell(4, **kwargs), return_sequences=True),
-        keras.layers.RNN(keras.layers.GRUCell(4, **kwargs), return_sequences=True),
-        inputs,
-        mask=tf.constant(mask_of("right")),
+def test_gru_cell_reset_before_in_rnn_matches_keras(cell_parity):
+    cell_parity(
+        GRUCell(4, reset_after=False), keras.layers.GRUCell(4, reset_after=False),
+        padding="right", return_sequences=True,
     )
 
 
-def test_stacked_gru_cells_match_keras(layer_parity):
-    inputs = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
-    layer_parity(
-        keras.layers.RNN([GRUCell(4), GRUCell(3, reset_after=False)], return_state=True),
-        keras.layers.RNN(
-            [keras.layers.GRUCell(4), keras.layers.GRUCell(3, reset_after=False)],
-            return_state=True,
-        ),
-        inputs,
+def test_stacked_gru_cells_with_reset_before_on_top_match_keras(cell_parity):
+    cell_parity(
+        [GRUCell(4), GRUCell(3, reset_after=False)],
+        [keras.layers.GRUCell(4), keras.layers.GRUCell(3, reset_after=False)],
+        shape=(2, 4, 3), return_state=True,
     )
 
 
-DROPOUT_CASES = {
-    "inputs": ({"dropout": 0.3}, False),
-    "inputs_traced": ({"dropout": 0.3}, True),
-    "recurrent": ({"recurrent_dropout": 0.4}, False),
-    "both_reset_before": ({"dropout": 0.3, "recurrent_dropout": 0.4, "reset_after": False}, False),
-}
-
-
-@pytest.mark.parametrize("case", list(DROPOUT_CASES))
-def test_gru_dropout_matches_keras(layer_parity, case):
-    kwargs, traced = DROPOUT_CASES[case]
-    kwargs = {"units": 4, "seed": 7, "return_sequences": True, **kwargs}
-    ours = GRU(**kwargs)
-    inputs = np.random.default_rng(0).normal(size=(3, 5, 3)).astype("float32")
-    dropped = layer_parity(ours, keras.layers.GRU(**kwargs), inputs, traced=traced, training=True)
-    assert not np.allclose(dropped[0], ours(inputs, training=False)), "no unit was dropped"
-
-
-def test_gru_dropout_inactive_at_inference():
-    inputs = np.random.default_rng(0).normal(size=(3, 5, 3)).astype("float32")
-    with_dropout = GRU(4, dropout=0.5, recurrent_dropout=0.5, seed=1)
-    without = GRU(4)
-    with_dropout.build(inputs.shape)
-    without.build(inputs.shape)
-    without.set_weights(with_dropout.get_weights())
-    for training in (False, None):
-        np.testing.assert_allclose(with_dropout(inputs, training=training), without(inputs), atol=1e-6)
+def test_gru_dropout_with_reset_before_matches_keras(dropout_parity):
+    dropout_parity(GRU, keras.layers.GRU, {"dropout": 0.3, "recurrent_dropout": 0.4, "reset_after": False})
 
 
 def numpy_gru(inputs, h, kernel, recurrent_kernel, bias, reset_after):
@@ -165,21 +92,3 @@ def test_gru_matches_numpy_reference(fixed_weights, reset_after):
         layer.build(inputs.shape)
         layer.set_weights(weights)
         np.testing.assert_allclose(layer(inputs, initial_state=[h0]), expected, rtol=1e-5, atol=1e-6)
-
-
-def test_gru_fixed_weights_with_mask():
-    # Constant weights, np.arange inputs, a right-padded mask: numbers
-    # pinned so that a change in any path shows.
-    layer = GRU(
-        2, return_sequences=True,
-        kernel_initializer=keras.initializers.Constant(0.1),
-        recurrent_initializer=keras.initializers.Constant(-0.2),
-        bias_initializer=keras.initializers.Constant(0.05),
-    )
-    inputs = np.arange(2 * 3 * 2).reshape(2, 3, 2).astype("float32") / 10
-    mask = np.array([[True, True, True], [True, True, False]])
-    expected = np.array(
-        [[[0.04071, 0.04071], [0.07651, 0.07651], [0.11003, 0.11003]],
-         [[0.09073, 0.09073], [0.14952, 0.14952], [0.14952, 0.14952]]]
-    )
-    np.testing.assert_allclose(layer(inputs, mask=mask), expected, atol=1e-5)

@@ -159,3 +159,18 @@ def test_jena_naive_baseline_matches_deep_learning_with_python(data_file, monkey
     # Deep Learning with Python (2nd ed., 10.2.2): validation MAE 2.44, test MAE 2.62.
     assert results["val"]["mae"] == pytest.approx(2.4399, abs=1e-3)
     assert results["test"]["mae"] == pytest.approx(2.6238, abs=1e-3)
+
+
+@pytest.mark.parametrize("days, kept", [(200, False), (3 * 365, True)])
+def test_time_of_year_inputs_need_a_year_of_training_rows(days, kept):
+    from pipelines import add_time_features
+
+    index = pd.date_range("2020-01-01", periods=days * 4, freq="6h", name="time")
+    frame = add_time_features(pd.DataFrame({"temp": np.sin(np.arange(len(index)) / 7.0)}, index=index))
+    config = WeatherConfig(data="synthetic.csv", target="temp", past=4, horizons=[1], baselines=[])
+    features = WeatherTask(config, frame=frame).features
+    assert ("year_sin" in features and "year_cos" in features) == kept
+    assert "day_sin" in features and "day_cos" in features
+    # Columns named by the user are kept as given.
+    chosen = WeatherConfig(**{**config.to_json(), "features": ["temp", "year_sin"]})
+    assert WeatherTask(chosen, frame=frame).features == ["temp", "year_sin"]
