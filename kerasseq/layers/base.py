@@ -438,6 +438,9 @@ class RecurrentLayer(keras.layers.RNN):
             x = tf.reverse(x, [0])
             mask = None if mask is None else tf.reverse(mask, [0])
         outputs, states = self.cell.fused_sequence(x, list(initial_state), mask)
+        # Without return_sequences only the final states are used, so the
+        # backward pass gets no gradient for the whole sequence of outputs.
+        last_output = states[0]
         if mask is not None:
             # keras.layers.RNN repeats the previous output at a masked step,
             # which is zeros (not the initial state) before the first
@@ -446,13 +449,12 @@ class RecurrentLayer(keras.layers.RNN):
             keep = mask
             if not self.zero_output_for_mask:
                 keep = tf.cumsum(tf.cast(mask, "int32"), axis=0) > 0
-            outputs = tf.where(keep, outputs, tf.zeros_like(outputs))
-        last_output = outputs[-1]
+            last_output = tf.where(keep[-1], last_output, tf.zeros_like(last_output))
+            if self.return_sequences:
+                outputs = tf.where(keep, outputs, tf.zeros_like(outputs))
         if self.return_sequences:
-            outputs = tf.transpose(outputs, [1, 0, 2])
-        else:
-            outputs = last_output[:, None, :]
-        return last_output, outputs, states
+            return last_output, tf.transpose(outputs, [1, 0, 2]), states
+        return last_output, last_output[:, None, :], states
 
     def get_config(self):
         config = super().get_config()

@@ -51,11 +51,11 @@ class ElmanCell(RecurrentCell):
     def fused_sequence(self, x, initial_state, mask):
         from kerasseq.layers.fused_loops import elman_sequence
 
-        hs = elman_sequence(
+        hs, h_last = elman_sequence(
             x, initial_state[0], self.kernel, self.recurrent_kernel,
             self.bias_or_zeros(self.bias), activation=self.activation, mask=mask,
         )
-        return hs, [hs[-1]]
+        return hs, [h_last]
 
 
 @keras.saving.register_keras_serializable(package="kerasseq")

@@ -47,8 +47,9 @@ def _tensors(*values):
 def _stack_forward(step, x, initial_states, num_records, mask, jit_compile=False):
     """Runs `step(x_t, states) -> (new_states, records)` over time.
 
-    Returns the states after each step, stacked over time, and the records
-    (read them with `_at`). Record 0 (and 1 for two states) is the state entering the step.
+    Returns each state stacked over time with the initial state first,
+    `(T + 1, B, units)`, so `[t]` is the state entering step t and `[t + 1]`
+    the state after it; and the records (read them with `_at`).
     With `jit_compile`, inside a traced function, the loop is compiled with
     XLA, which fuses a step's element-wise ops: `bench/cells.py` measured
     that faster for the GRU step and slower for the smaller Elman and the
@@ -58,24 +59,25 @@ def _stack_forward(step, x, initial_states, num_records, mask, jit_compile=False
     def forward(x, initial_states, mask, stack_records):
         timesteps = tf.shape(x)[0]
 
-        def new_arrays(n):
-            return tuple(tf.TensorArray(x.dtype, size=timesteps) for _ in range(n))
+        def new_arrays(n, size=timesteps):
+            return tuple(tf.TensorArray(x.dtype, size=size) for _ in range(n))
 
         def body(t, states, state_arrays, record_arrays):
             new_states, records = step(x[t], states)
             if mask is not None:
                 new_states = [tf.where(mask[t], n, s) for n, s in zip(new_states, states)]
-            state_arrays = tuple(a.write(t, s) for a, s in zip(state_arrays, new_states))
-            record_arrays = tuple(
-                a.write(t, r) for a, r in zip(record_arrays, [*states, *records])
-            )
+            state_arrays = tuple(a.write(t + 1, s) for a, s in zip(state_arrays, new_states))
+            record_arrays = tuple(a.write(t, r) for a, r in zip(record_arrays, records))
             return t + 1, tuple(new_states), state_arrays, record_arrays
 
+        state_arrays = tuple(
+            a.write(0, s)
+            for a, s in zip(new_arrays(len(initial_states), timesteps + 1), initial_states)
+        )
         _, _, state_arrays, record_arrays = tf.while_loop(
             lambda t, *_: t < timesteps,
             body,
-            (tf.constant(0), tuple(initial_states), new_arrays(len(initial_states)),
-             new_arrays(len(initial_states) + num_records)),
+            (tf.constant(0), tuple(initial_states), state_arrays, new_arrays(num_records)),
         )
         if stack_records:
             record_arrays = [a.stack() for a in record_arrays]
@@ -93,6 +95,16 @@ def _stack_forward(step, x, initial_states, num_records, mask, jit_compile=False
 def _at(record, t):
     """Step `t` of a record, stacked or a TensorArray."""
     return record.read(t) if isinstance(record, tf.TensorArray) else record[t]
+
+
+def _zeros_if_none(grad, like):
+    return tf.zeros_like(like) if grad is None else grad
+
+
+def _with_upstream(carry, upstream, t):
+    # `upstream` is None when the caller used only the final states: then no
+    # (timesteps, batch, units) tensor of zeros is made or read.
+    return carry if upstream is None else carry + upstream[t]
 
 
 def _reverse_loop(step, x, carries, accumulators):
@@ -141,7 +153,7 @@ def elman_sequence(x, h0, kernel, recurrent_kernel, bias, *, activation, mask=No
         mask: optional boolean `(T, B, 1)`.
 
     Returns:
-        `(T, B, units)`: the state after each step.
+        `(hs, h_last)`: the state after each step, `(T, B, units)`, and the last.
     """
     activation_grad = _output_gradient(activation)
 
@@ -151,31 +163,31 @@ def elman_sequence(x, h0, kernel, recurrent_kernel, bias, *, activation, mask=No
             a = tf.matmul(x_t, kernel) + bias + tf.matmul(states[0], recurrent_kernel)
             return [activation(a)], []
 
-        (hs,), (h_prev,) = _stack_forward(step, x, [h0], 0, mask)
+        (states,), _ = _stack_forward(step, x, [h0], 0, mask)
 
-        def grad(dhs):
+        def grad(dhs, dh_last):
             kernel_t, recurrent_t = tf.transpose(kernel), tf.transpose(recurrent_kernel)
 
             def back(t, carries, accumulators):
-                dh, passthrough = _mask_split(mask, t, carries[0] + dhs[t])
-                # At a masked step hs[t] is the kept state, but dh is zero there.
-                da = activation_grad(hs[t], dh)
+                dh, passthrough = _mask_split(mask, t, _with_upstream(carries[0], dhs, t))
+                # At a masked step states[t + 1] is the kept state, but dh is zero there.
+                da = activation_grad(states[t + 1], dh)
                 dh_prev = _add_passthrough(tf.matmul(da, recurrent_t), passthrough)
                 accumulators = _accumulate(
                     accumulators,
                     [tf.matmul(x[t], da, transpose_a=True),
-                     tf.matmul(_at(h_prev, t), da, transpose_a=True),
+                     tf.matmul(states[t], da, transpose_a=True),
                      tf.reduce_sum(da, 0)],
                 )
                 return [dh_prev], accumulators, tf.matmul(da, kernel_t)
 
             (dh0,), (dkernel, drecurrent, dbias), dx = _reverse_loop(
-                back, x, [tf.zeros_like(h0)],
+                back, x, [_zeros_if_none(dh_last, h0)],
                 [tf.zeros_like(kernel), tf.zeros_like(recurrent_kernel), tf.zeros_like(bias)],
             )
             return dx, dh0, dkernel, drecurrent, dbias
 
-        return hs, grad
+        return (states[1:], states[-1]), grad
 
     return run(*_tensors(x, h0, kernel, recurrent_kernel, bias))
 
@@ -214,7 +226,7 @@ def gru_sequence(
         mask: optional boolean `(T, B, 1)`.
 
     Returns:
-        `(T, B, units)`: the state after each step.
+        `(hs, h_last)`: the state after each step, `(T, B, units)`, and the last.
     """
     units = h0.shape[-1]
     activation_grad = _output_gradient(activation)
@@ -242,22 +254,23 @@ def gru_sequence(
                 records = [zr, hh]
             return [hh + z * (h - hh)], records
 
-        (hs,), records = _stack_forward(
+        (states,), records = _stack_forward(
             step, x, [h0], 3 if reset_after else 2, mask, jit_compile=True
         )
 
-        def grad(dhs):
+        def grad(dhs, dh_last):
             kernel_t = tf.transpose(kernel)
             recurrent_t = tf.transpose(recurrent_kernel)
             kernel_zr_t, kernel_h_t = tf.transpose(kernel_zr), tf.transpose(kernel_h)
 
             def back(t, carries, accumulators):
-                dh, passthrough = _mask_split(mask, t, carries[0] + dhs[t])
-                hp, zr, hh = (_at(r, t) for r in records[:3])
+                dh, passthrough = _mask_split(mask, t, _with_upstream(carries[0], dhs, t))
+                hp = states[t]
+                zr, hh = (_at(r, t) for r in records[:2])
                 z, r = tf.split(zr, 2, axis=1)
                 da_h = activation_grad(hh, dh * (1.0 - z))
                 if reset_after:
-                    da_zr = gate_grad(zr, tf.concat([dh * (hp - hh), da_h * _at(records[3], t)], 1))
+                    da_zr = gate_grad(zr, tf.concat([dh * (hp - hh), da_h * _at(records[2], t)], 1))
                     dm = tf.concat([da_zr, da_h * r], 1)
                     dh_prev = dh * z + tf.matmul(dm, recurrent_t)
                     drecurrent = tf.matmul(hp, dm, transpose_a=True)
@@ -281,13 +294,13 @@ def gru_sequence(
                 return [_add_passthrough(dh_prev, passthrough)], accumulators, tf.matmul(dxp, kernel_t)
 
             (dh0,), weight_grads, dx = _reverse_loop(
-                back, x, [tf.zeros_like(h0)],
+                back, x, [_zeros_if_none(dh_last, h0)],
                 [tf.zeros_like(kernel), tf.zeros_like(recurrent_kernel),
                  tf.zeros_like(input_bias), tf.zeros_like(recurrent_bias)],
             )
             return (dx, dh0, *weight_grads)
 
-        return hs, grad
+        return (states[1:], states[-1]), grad
 
     return run(*_tensors(x, h0, kernel, recurrent_kernel, input_bias, recurrent_bias))
 
@@ -309,7 +322,8 @@ def lstm_sequence(
         mask: optional boolean `(T, B, 1)`.
 
     Returns:
-        `(hs, c_last)`: hidden states `(T, B, units)` and the final cell state.
+        `(hs, h_last, c_last)`: hidden states `(T, B, units)` and the final
+        hidden and cell states.
     """
     activation_grad = _output_gradient(activation)
     gate_grad = _output_gradient(recurrent_activation)
@@ -326,17 +340,16 @@ def lstm_sequence(
             act_c = activation(c)
             return [o * act_c, c], [i, f, candidate, o, act_c]
 
-        (hs, cs), records = _stack_forward(step, x, [h0, c0], 5, mask)
+        (h_states, c_states), records = _stack_forward(step, x, [h0, c0], 5, mask)
 
-        def grad(dhs, dc_last):
-            dhs = tf.zeros_like(hs) if dhs is None else dhs
-            dc_last = tf.zeros_like(c0) if dc_last is None else dc_last
+        def grad(dhs, dh_last, dc_last):
             kernel_t, recurrent_t = tf.transpose(kernel), tf.transpose(recurrent_kernel)
 
             def back(t, carries, accumulators):
-                dh, h_through = _mask_split(mask, t, carries[0] + dhs[t])
+                dh, h_through = _mask_split(mask, t, _with_upstream(carries[0], dhs, t))
                 dc, c_through = _mask_split(mask, t, carries[1])
-                hp, cp, i, f, candidate, o, act_c = (_at(r, t) for r in records)
+                hp, cp = h_states[t], c_states[t]
+                i, f, candidate, o, act_c = (_at(r, t) for r in records)
                 dc = dc + activation_grad(act_c, dh * o)
                 dg = tf.concat(
                     [gate_grad(i, dc * candidate), gate_grad(f, dc * cp),
@@ -352,11 +365,11 @@ def lstm_sequence(
                 return [dh_prev, dc_prev], accumulators, tf.matmul(dg, kernel_t)
 
             (dh0, dc0), weight_grads, dx = _reverse_loop(
-                back, x, [tf.zeros_like(h0), dc_last],
+                back, x, [_zeros_if_none(dh_last, h0), _zeros_if_none(dc_last, c0)],
                 [tf.zeros_like(kernel), tf.zeros_like(recurrent_kernel), tf.zeros_like(bias)],
             )
             return (dx, dh0, dc0, *weight_grads)
 
-        return (hs, cs[-1]), grad
+        return (h_states[1:], h_states[-1], c_states[-1]), grad
 
     return run(*_tensors(x, h0, c0, kernel, recurrent_kernel, bias))

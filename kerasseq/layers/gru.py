@@ -85,14 +85,14 @@ class GRUCell(GatedCell):
         recurrent_bias = None
         if self.reset_after and self.bias is not None:
             recurrent_bias = self.bias[1]
-        hs = gru_sequence(
+        hs, h_last = gru_sequence(
             x, initial_state[0], self.kernel, self.recurrent_kernel,
             self.bias_or_zeros(self.input_bias()),
             self.bias_or_zeros(recurrent_bias), activation=self.activation,
             recurrent_activation=self.recurrent_activation,
             reset_after=self.reset_after, mask=mask,
         )
-        return hs, [hs[-1]]
+        return hs, [h_last]
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}

@@ -71,13 +71,13 @@ class LSTMCell(GatedCell):
     def fused_sequence(self, x, initial_state, mask):
         from kerasseq.layers.fused_loops import lstm_sequence
 
-        hs, c_last = lstm_sequence(
+        hs, h_last, c_last = lstm_sequence(
             x, initial_state[0], initial_state[1], self.kernel,
             self.recurrent_kernel, self.bias_or_zeros(self.bias),
             activation=self.activation,
             recurrent_activation=self.recurrent_activation, mask=mask,
         )
-        return hs, [hs[-1], c_last]
+        return hs, [h_last, c_last]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
