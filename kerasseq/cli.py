@@ -228,6 +228,7 @@ def main(argv=None):
         # Library messages name keyword arguments; here the user typed flags.
         message = str(error).replace("missing='interpolate'", "--missing interpolate")
         message = message.replace("missing='drop'", "--missing drop")
+        message = message.replace("select them with columns=", "select them with --features, e.g. ")
         print(f"kerasseq: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -188,3 +188,18 @@ def test_zero_epochs_is_a_one_line_error(tmp_path, capsys):
     assert main(args) == 2
     assert "received epochs=0" in error_line(capsys)
     assert not (tmp_path / "run").exists()
+
+
+def test_text_columns_need_features_or_fail_with_the_fix(tmp_path, capsys):
+    csv = write_csv(tmp_path / "station.csv")
+    frame = pd.read_csv(csv)
+    frame["station"] = "EWR"
+    frame.to_csv(csv, index=False)
+    args = ["train", "weather", "--data", str(csv), "--time-column", "time", "--target", "a",
+            "--no-time-features", "--past", "4", "--horizon", "1", "--epochs", "1", "--units", "2",
+            "--baselines", "naive", "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    line = error_line(capsys)
+    assert "Columns ['station'] of station.csv are not numeric" in line
+    assert "select them with --features, e.g. ['a', 'b']" in line
+    assert main([*args, "--features", "a,b"]) == 0

@@ -87,7 +87,14 @@ def load_frame(config):
                 f"--data {config.data} is a CSV file: name its time column with "
                 "--time-column, e.g. --time-column 'Date Time'."
             )
-        frame = load_csv(config.data, time_column=config.time_column, missing=config.missing)
+        columns = None
+        if config.features:
+            # Read only the chosen columns, so text columns elsewhere in the file are fine.
+            chosen = [config.target, *config.features] if config.target else config.features
+            columns = list(dict.fromkeys(chosen))
+        frame = load_csv(
+            config.data, time_column=config.time_column, columns=columns, missing=config.missing
+        )
     if config.time_features:
         frame = add_time_features(frame)
     return frame
