@@ -26,6 +26,15 @@ def _horizon(text):
     return int(text) if text.isdigit() else text
 
 
+def _fractions(text):
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected three fractions such as 0.5,0.25,0.25, got {text!r}"
+        ) from None
+
+
 def _weather_parser(subparsers):
     parser = subparsers.add_parser(
         "weather",
@@ -54,6 +63,8 @@ def _weather_parser(subparsers):
                            "(default: 24h)")
     data.add_argument("--output-steps", type=int, default=1,
                       help="forecast the next N sampled steps from the horizon (default: 1)")
+    data.add_argument("--split", type=_fractions, default=(0.5, 0.25, 0.25),
+                      help="train,validation,test fractions, in time order (default: 0.5,0.25,0.25)")
     model = parser.add_argument_group("model")
     model.add_argument("--cell", default="gru",
                        choices=["elman", "gru", "gru_reset_before", "lstm"])

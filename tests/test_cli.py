@@ -203,3 +203,11 @@ def test_text_columns_need_features_or_fail_with_the_fix(tmp_path, capsys):
     assert "Columns ['station'] of station.csv are not numeric" in line
     assert "select them with --features, e.g. ['a', 'b']" in line
     assert main([*args, "--features", "a,b"]) == 0
+
+
+def test_split_flag_sets_the_chronological_split(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--split", "0.6,0.2,0.2", "--baselines", "naive", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["split"] == [0.6, 0.2, 0.2]
+    assert main([*TRAIN, "--split", "0.6,0.6,0.2", "--out", str(tmp_path / "bad")]) == 2
+    assert "fractions=(0.6, 0.6, 0.2)" in error_line(capsys)
