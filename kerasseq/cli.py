@@ -82,6 +82,8 @@ def _weather_parser(subparsers):
     fit.add_argument("--epochs", type=int, default=30)
     fit.add_argument("--batch-size", type=int, default=64)
     fit.add_argument("--learning-rate", type=float, default=1e-3)
+    fit.add_argument("--loss", choices=["mse", "mae", "huber"], default="mse",
+                     help="training loss of the recurrent model (default: mse)")
     fit.add_argument("--patience", type=int, default=5,
                      help="early-stopping patience in epochs (default: 5)")
     fit.add_argument("--seed", type=int, default=0)

@@ -166,11 +166,14 @@ def forecast_head(features, *, num_outputs, targets, statistics, last_values=Non
     )(y)
 
 
-def compile_forecaster(model, learning_rate=1e-3):
-    """Adam, MSE loss and MAE metric, as in the Keras weather tutorials."""
+LOSSES = ("mse", "mae", "huber")
+
+
+def compile_forecaster(model, learning_rate=1e-3, loss="mse"):
+    """Adam, MSE loss (or `loss`) and MAE metric, as in the Keras weather tutorials."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="mse",
+        loss=loss,
         metrics=[keras.metrics.MeanAbsoluteError(name="mae")],
     )
     return model

@@ -81,6 +81,7 @@ def build_weather_model(
     normalizer=None,
     residual=False,
     learning_rate=1e-3,
+    loss="mse",
     compile=True,
 ):
     """Builds a recurrent weather forecaster from kerasseq layers.
@@ -109,6 +110,8 @@ def build_weather_model(
         residual: forecast the change from the last observed target value
             (a learned correction to the naive forecast).
         learning_rate: Adam's learning rate.
+        loss: "mse" (default), "mae" (trains for the metric the forecasts
+            are judged by) or "huber".
         compile: compile with Adam, MSE loss and MAE metric.
 
     Returns:
@@ -142,4 +145,5 @@ def build_weather_model(
     )
     name = cell if isinstance(cell, str) else type(cell).__name__.lower()
     model = keras.Model(inputs, outputs, name=f"{name}_forecaster")
-    return head.compile_forecaster(model, learning_rate) if compile else model
+    check_one_of("loss", loss, head.LOSSES, owner=owner)
+    return head.compile_forecaster(model, learning_rate, loss) if compile else model

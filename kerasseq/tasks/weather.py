@@ -55,6 +55,7 @@ class WeatherConfig:
     bidirectional: bool = False
     residual: bool = False
     learning_rate: float = 1e-3
+    loss: str = "mse"
     epochs: int = 30
     batch_size: int = 64
     patience: int = 5
@@ -194,7 +195,7 @@ class WeatherTask:
             cell=c.cell, units=c.units, depth=c.depth, dropout=c.dropout,
             recurrent_dropout=c.recurrent_dropout, bidirectional=c.bidirectional,
             residual=c.residual,
-            learning_rate=c.learning_rate, normalizer=self.normalizer,
+            learning_rate=c.learning_rate, loss=c.loss, normalizer=self.normalizer,
             **self._shape_keywords(),
         )
         keywords.update(overrides)

@@ -267,3 +267,10 @@ def test_residual_model_round_trips(tmp_path):
     model.save(tmp_path / "residual.keras")
     loaded = keras.saving.load_model(tmp_path / "residual.keras")
     np.testing.assert_allclose(loaded(windows()), model(windows()), rtol=1e-6)
+
+
+def test_loss_is_one_keyword_away():
+    model = build_weather_model(num_features=3, units=4, loss="mae")
+    assert model.loss == "mae"
+    with pytest.raises(ValueError, match="build_weather_model received loss='l1'. Expected one of 'mse', 'mae', 'huber'."):
+        build_weather_model(num_features=3, loss="l1")
