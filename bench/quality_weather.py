@@ -50,6 +50,10 @@ ROWS = {
     "gru64x2_rdrop_residual_mae": ("main", dict(cell="gru", units=64, depth=2, dropout=0.2,
                                                 recurrent_dropout=0.25, residual=True, patience=8,
                                                 loss="mae")),
+    # The same, trained on every hour from 1 to 24 ahead, scored on its 24 h output.
+    "gru64x2_rdrop_residual_mae_1to24h": ("main", dict(
+        cell="gru", units=64, depth=2, dropout=0.2, recurrent_dropout=0.25, residual=True,
+        patience=8, loss="mae", horizons=[1], output_steps=24)),
     "course_dense": ("course", dict(baselines=["dense"], time_features=False, epochs=20)),
     "course_elman32": ("course", dict(cell="elman", units=32, time_features=False, epochs=20)),
     "course_gru32": ("course", dict(cell="gru", units=32, time_features=False, epochs=20)),

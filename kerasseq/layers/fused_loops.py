@@ -4,11 +4,12 @@ Autodiff through `tf.while_loop` pushes every intermediate of every step
 onto stacks and replays the cell backwards op by op, with the bookkeeping
 of a generic gradient. On a CPU that per-op overhead, not the arithmetic,
 dominates a training step. Here the forward loop keeps only what BPTT
-needs (pre-activations and states), and one reverse loop computes, per
-step, the input, state and weight gradients with as few ops as the
-equations allow. Everything stays per step: a `(batch, units)` block fits
-in cache, where whole-sequence `(timesteps, batch, units)` passes would be
-bound by memory bandwidth.
+needs (gate outputs and states), and one reverse loop computes, per step,
+the input, state and weight gradients with as few ops as the equations
+allow. Everything stays per step: hoisting the input projection or the
+weight gradients into whole-sequence matmuls measured slower here
+(`bench/cells.py`), the extra `(timesteps, batch, units)` tensors costing
+more than the per-step ops they save.
 
 All functions are time-major: `x` is `(timesteps, batch, features)`,
 already through input dropout. `mask`, when given, is a boolean
