@@ -24,6 +24,9 @@ YEAR_FEATURES = ("year_sin", "year_cos")
 def _spans_less_than_a_year(index):
     import pandas as pd
 
+    # Only a time index has a time of year; other indexes have no such columns to drop.
+    if not isinstance(index, pd.DatetimeIndex):
+        return False
     return len(index) < 2 or index[-1] - index[0] < pd.Timedelta(days=365)
 
 
