@@ -1,6 +1,7 @@
 """Training throughput of kerasseq's recurrent layers against the Keras built-ins.
 
-For each cell (Elman, GRU in both reset forms, LSTM) and each shape, one
+For each cell (Elman, GRU in both reset forms, LSTM;
+GRU and LSTM with recurrent dropout) and each shape, one
 model per side (recurrent layer + Dense(1), Adam, MSE) trains on the same
 random batch. The two models alternate single training steps (the order
 flips every step), because this machine's speed switches between two modes
@@ -32,6 +33,9 @@ CELLS = {
     "gru": (keras.layers.GRU, kerasseq.layers.GRU, {}, 3),
     "gru_reset_before": (keras.layers.GRU, kerasseq.layers.GRU, {"reset_after": False}, 3),
     "lstm": (keras.layers.LSTM, kerasseq.layers.LSTM, {}, 4),
+    # Recurrent dropout: the generic loop (one mask per gate, see README).
+    "gru_rdrop": (keras.layers.GRU, kerasseq.layers.GRU, {"recurrent_dropout": 0.25}, 3),
+    "lstm_rdrop": (keras.layers.LSTM, kerasseq.layers.LSTM, {"recurrent_dropout": 0.25}, 4),
 }
 SHAPES = [
     # (batch, timesteps, features, units)
@@ -56,7 +60,8 @@ def implementation(layer_class, options, shape):
     if isinstance(layer, kerasseq.layers.base.RecurrentLayer):
         return "cuDNN" if layer.runs_cudnn else layer.implementation_for(gpu=False, training=True)
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    cudnn = gpu and options.get("reset_after", True) and layer_class is not keras.layers.SimpleRNN
+    cudnn = (gpu and options.get("reset_after", True) and not options.get("recurrent_dropout")
+             and layer_class is not keras.layers.SimpleRNN)
     return "cuDNN" if cudnn else "no cuDNN"
 
 

@@ -44,7 +44,7 @@ def plot_losses(histories, path):
         epochs = range(1, len(history["loss"]) + 1)
         (line,) = ax.plot(epochs, history["loss"], label=f"{name} train")
         ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=f"{name} val")
-    ax.set(xlabel="epoch", ylabel="MSE loss", yscale="log", title="Training curves")
+    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Training curves")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

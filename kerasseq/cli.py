@@ -1,8 +1,10 @@
 """The `kerasseq` command: `train` and `evaluate` runs, each in its own directory.
 
 A run directory holds `config.json`, `model.keras`, `baselines/*.keras`,
-`metrics.json`, `history.csv`, `plots/*.png` and TensorBoard `logs/`. It is
-reused only with `--overwrite`, or to resume a run that was interrupted.
+`metrics.json`, `history.csv`, `plots/*.png` and TensorBoard `logs/`; an
+ensemble's members train in `members/seed_N/`, each with its own model,
+history and logs. It is reused only with `--overwrite`, or to resume a run
+that was interrupted (the same command again).
 Data loading, training and plotting code loads only once a command runs
 (importing kerasseq loads Keras and TensorFlow, nothing more).
 """
@@ -87,6 +89,9 @@ def _weather_parser(subparsers):
     fit.add_argument("--patience", type=int, default=5,
                      help="early-stopping patience in epochs (default: 5)")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--ensemble", type=int, default=1,
+                     help="train N models from seeds SEED..SEED+N-1 and forecast their mean "
+                          "(default: 1)")
     parser.add_argument("--out", required=True, help="run directory, e.g. runs/nyc-gru")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     parser.set_defaults(run=train_weather)
@@ -117,14 +122,28 @@ def build_parser():
     return parser
 
 
-def _prepare_run_dir(out, overwrite):
-    """Creates the run directory; returns True when resuming an interrupted run."""
+def _prepare_run_dir(out, overwrite, config):
+    """Creates the run directory; returns True when resuming an interrupted run.
+
+    A directory with `config.json` but no `metrics.json` holds a run that
+    was interrupted: the same configuration resumes it.
+    """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if overwrite:
             shutil.rmtree(out)
-        elif (out / "backup").is_dir() and not (out / "metrics.json").exists():
-            print(f"Resuming the interrupted run in {out} from its last epoch.")
+        elif (out / "config.json").exists() and not (out / "metrics.json").exists():
+            # Through WeatherConfig, so that fields added since fill in their defaults.
+            saved = _jsonable(type(config).from_json(json.loads((out / "config.json").read_text())))
+            current = _jsonable(config)
+            changed = sorted(k for k in current if saved.get(k) != current[k])
+            if changed:
+                raise UserError(
+                    f"{out} holds an interrupted run with other settings ({', '.join(changed)} "
+                    "differ). Run its original command to resume it, pass --overwrite to "
+                    "replace it, or choose another --out."
+                )
+            print(f"Resuming the interrupted run in {out}.")
             return True
         else:
             raise UserError(
@@ -136,6 +155,11 @@ def _prepare_run_dir(out, overwrite):
     return False
 
 
+def _jsonable(config):
+    # As config.json stores it: tuples become lists.
+    return json.loads(json.dumps(config.to_json()))
+
+
 def _config_from_args(args):
     from kerasseq.tasks.weather import WeatherConfig
 
@@ -143,10 +167,53 @@ def _config_from_args(args):
     return WeatherConfig.from_json(values)
 
 
-def train_weather(args):
+def _member_dirs(out, task):
+    """Where each model of the run trains: the run directory itself, or one
+    `members/seed_N/` folder per seed of an ensemble."""
+    if task.config.ensemble == 1:
+        return {task.config.seed: out}
+    return {seed: out / "members" / f"seed_{seed}" for seed in task.seeds}
+
+
+def _train_member(task, directory, seed, resuming):
+    """Trains (or, if finished before an interruption, loads) one model.
+
+    Returns `(model, seconds)`. The best model so far is kept in
+    `directory/model.keras` and the last epoch in `directory/backup/`, so an
+    interrupted run resumes where it stopped.
+    """
     import keras
 
+    directory.mkdir(parents=True, exist_ok=True)
+    done = directory / "training.json"
+    if done.exists():
+        print(f"Seed {seed}: trained before the interruption, loaded from {directory}")
+        return keras.saving.load_model(directory / "model.keras"), json.loads(done.read_text())["seconds"]
+    model = task.build_model(seed=seed)
+    print(f"{model.name} (seed {seed}): {model.count_params():,} parameters, inputs {task.features}")
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(directory / "model.keras", monitor="val_mae",
+                                        save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(directory / "backup")),
+        keras.callbacks.CSVLogger(str(directory / "history.csv"), append=resuming),
+        keras.callbacks.TensorBoard(str(directory / "logs")),
+    ]
+    _, seconds = task.fit(model, seed=seed, callbacks=callbacks)
+    model.save(directory / "model.keras")
+    done.write_text(json.dumps({"seed": seed, "seconds": seconds}))
+    return model, seconds
+
+
+def _read_history(path):
+    import pandas as pd
+
+    # history.csv holds every epoch, also those before a resumed interruption.
+    return pd.read_csv(path).drop(columns="epoch").to_dict("list") if path.exists() else None
+
+
+def train_weather(args):
     from kerasseq import analysis
+    from kerasseq.models import build_ensemble
     from kerasseq.tasks.weather import WeatherTask
 
     out = Path(args.out)
@@ -156,24 +223,29 @@ def train_weather(args):
     # Data and model errors come before the run directory exists, so that
     # fixing the input and running the same command again needs no --overwrite.
     task = WeatherTask(config)
-    model = task.build_model()
-    resuming = _prepare_run_dir(out, args.overwrite)
+    task.build_model()
+    resuming = _prepare_run_dir(out, args.overwrite, config)
     (out / "config.json").write_text(json.dumps(config.to_json(), indent=2))
 
-    print(f"{model.name}: {model.count_params():,} parameters, inputs {task.features}")
-    callbacks = [
-        # Interrupted runs keep their best model and resume from the last epoch.
-        keras.callbacks.ModelCheckpoint(out / "model.keras", monitor="val_mae", save_best_only=True),
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
-        keras.callbacks.TensorBoard(str(out / "logs")),
-    ]
-    history, seconds = task.fit(model, callbacks=callbacks)
-    model.save(out / "model.keras")
+    trained, results, histories = {}, {}, {}
+    members = []
+    for seed, directory in _member_dirs(out, task).items():
+        member, seconds = _train_member(task, directory, seed, resuming)
+        members.append(member)
+        name = config.cell if config.ensemble == 1 else f"{config.cell}_seed{seed}"
+        trained[name] = member
+        results[name] = {"params": member.count_params(), "train_seconds": seconds}
+        histories[name] = _read_history(directory / "history.csv")
+    if config.ensemble > 1:
+        model = build_ensemble(members, name=f"{config.cell}_ensemble")
+        model.save(out / "model.keras")
+        trained = {config.cell: model, **trained}
+        results = {
+            config.cell: {"params": model.count_params(),
+                          "train_seconds": sum(r["train_seconds"] for r in results.values())},
+            **results,
+        }
 
-    trained = {config.cell: model}
-    results = {config.cell: {"params": model.count_params(), "train_seconds": seconds}}
-    histories = {config.cell: history.history}
     for name, baseline in task.build_baselines().items():
         if baseline.trainable_weights:
             print(f"Training the {name} baseline")
@@ -186,7 +258,7 @@ def train_weather(args):
     for name, m in trained.items():
         results[name].update(task.evaluate(m))
     _write_metrics(out, task, results)
-    analysis.plot_losses(histories, out / "plots" / "loss.png")
+    analysis.plot_losses({k: v for k, v in histories.items() if v}, out / "plots" / "loss.png")
     stretches = {name: task.predict_stretch(m) for name, m in trained.items()}
     analysis.plot_forecast(stretches, out / "plots" / "forecast.png", ylabel=task.target)
     print(analysis.metrics_table(results))
@@ -220,10 +292,13 @@ def evaluate_run(args):
     task = WeatherTask(config)
     saved = json.loads((out / "metrics.json").read_text())["models"] if (out / "metrics.json").exists() else {}
     paths = {config.cell: out / "model.keras"}
+    if config.ensemble > 1:
+        paths.update({f"{config.cell}_seed{seed}": out / "members" / f"seed_{seed}" / "model.keras"
+                      for seed in task.seeds})
     paths.update({p.stem: p for p in sorted((out / "baselines").glob("*.keras"))})
     results = {}
     for name, path in paths.items():
-        model = keras.saving.load_model(path)
+        model = keras.saving.load_model(path, compile=False)
         results[name] = {
             "params": model.count_params(),
             "train_seconds": saved.get(name, {}).get("train_seconds", 0.0),
@@ -247,8 +322,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         out = getattr(args, "out", None) or getattr(args, "run_dir", "")
         print(
-            f"\nInterrupted. The best model so far is in {out}/model.keras; run the same "
-            "command again to resume training from its last epoch.",
+            f"\nInterrupted. {out}/ keeps the best model so far and the last epoch; run the "
+            "same command again to resume training.",
             file=sys.stderr,
         )
         return 130

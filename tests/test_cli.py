@@ -143,8 +143,9 @@ def test_nan_in_csv_is_a_one_line_error_and_leaves_no_run(tmp_path, capsys):
         (["--target", "wind"], "--target 'wind' is not a column of nyc."),
         (["--baselines", "naive,arima"], "--baselines names ['arima'], which are not baselines."),
         (["--units", "0"], "build_weather_model received units=0."),
+        (["--ensemble", "0"], "WeatherTask received ensemble=0."),
     ],
-    ids=["time_column", "target", "baselines", "units"],
+    ids=["time_column", "target", "baselines", "units", "ensemble"],
 )
 def test_user_errors(extra, message, tmp_path, capsys):
     csv = str(write_csv(tmp_path / "station.csv"))
@@ -211,3 +212,121 @@ def test_split_flag_sets_the_chronological_split(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["split"] == [0.6, 0.2, 0.2]
     assert main([*TRAIN, "--split", "0.6,0.6,0.2", "--out", str(tmp_path / "bad")]) == 2
     assert "fractions=(0.6, 0.6, 0.2)" in error_line(capsys)
+
+
+def test_ensemble_run_averages_its_members(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--ensemble", "2", "--seed", "3", "--baselines", "naive",
+                 "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())["models"]
+    assert list(metrics) == ["gru", "gru_seed3", "gru_seed4", "naive"]
+    assert metrics["gru"]["train_seconds"] == pytest.approx(
+        metrics["gru_seed3"]["train_seconds"] + metrics["gru_seed4"]["train_seconds"])
+    ensemble = keras.saving.load_model(run / "model.keras")
+    member_paths = [run / "members" / f"seed_{s}" / "model.keras" for s in (3, 4)]
+    members = [keras.saving.load_model(p) for p in member_paths]
+    x = np.random.default_rng(0).normal(size=(4, *ensemble.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(ensemble(x), (members[0](x) + members[1](x)) / 2, atol=1e-5)
+    # Different seeds, different members.
+    assert not np.allclose(members[0](x), members[1](x))
+    for seed in (3, 4):
+        history = pd.read_csv(run / "members" / f"seed_{seed}" / "history.csv")
+        assert len(history) == 1
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    printed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert printed == ["gru", "gru_seed3", "gru_seed4", "naive"]
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the end of epoch `epoch` of the `calls`-th fit."""
+
+    fits = 0
+
+    def __init__(self, epoch, call):
+        super().__init__()
+        self.epoch, self.call = epoch, call
+        Interrupt.fits += 1
+        self.active = Interrupt.fits == call
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.active and epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def interrupt_fit(monkeypatch, *, epoch, call):
+    """Makes the `call`-th `WeatherTask.fit` stop like Ctrl-C after `epoch`."""
+    from kerasseq.tasks.weather import WeatherTask
+
+    fit = WeatherTask.fit
+    Interrupt.fits = 0
+
+    def interrupted(self, model, *, callbacks=(), **kwargs):
+        return fit(self, model, callbacks=[*callbacks, Interrupt(epoch, call)], **kwargs)
+
+    monkeypatch.setattr(WeatherTask, "fit", interrupted)
+
+
+def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    args = [*TRAIN[:-4], "--epochs", "3", "--units", "4", "--patience", "10",
+            "--baselines", "", "--out", str(run)]
+    interrupt_fit(monkeypatch, epoch=1, call=1)
+    assert main(args) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert (run / "model.keras").is_file() and (run / "backup").is_dir()
+    assert not (run / "metrics.json").exists()
+    assert len(pd.read_csv(run / "history.csv")) == 2
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert f"Resuming the interrupted run in {run}." in capsys.readouterr().out
+    # Epochs 0 and 1 were kept; only epoch 2 ran again.
+    assert pd.read_csv(run / "history.csv")["epoch"].tolist() == [0, 1, 2]
+    assert not (run / "backup").exists()
+
+
+def test_interrupted_ensemble_keeps_finished_members(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    args = [*TRAIN, "--ensemble", "2", "--baselines", "", "--out", str(run)]
+    interrupt_fit(monkeypatch, epoch=0, call=2)
+    assert main(args) == 130
+    first = run / "members" / "seed_0" / "model.keras"
+    saved = first.read_bytes()
+    assert (run / "members" / "seed_0" / "training.json").is_file()
+    assert not (run / "members" / "seed_1" / "training.json").exists()
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "Seed 0: trained before the interruption, loaded from" in capsys.readouterr().out
+    assert first.read_bytes() == saved
+    assert list(json.loads((run / "metrics.json").read_text())["models"]) == [
+        "gru", "gru_seed0", "gru_seed1"]
+
+
+def test_interrupted_run_with_other_settings_is_not_resumed(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    interrupt_fit(monkeypatch, epoch=0, call=1)
+    assert main([*TRAIN, "--baselines", "", "--out", str(run)]) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main([*TRAIN[:-2], "--units", "8", "--baselines", "", "--out", str(run)]) == 2
+    assert (f"{run} holds an interrupted run with other settings (units differ). Run its "
+            "original command to resume it, pass --overwrite") in error_line(capsys)
+
+
+def test_command_reproduces_the_task_api(tmp_path):
+    # bench/quality_weather.py trains through WeatherTask and records the
+    # command: both must give the same model, to the last digit.
+    from kerasseq.tasks.weather import WeatherConfig
+    from kerasseq.tasks.weather import WeatherTask
+
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--epochs", "2", "--seed", "4", "--baselines", "", "--out", str(run)]) == 0
+    config = WeatherConfig.from_json(json.loads((run / "config.json").read_text()))
+    task = WeatherTask(config)
+    model = task.build_model()
+    task.fit(model, verbose=0)
+    expected = task.evaluate(model)
+    metrics = json.loads((run / "metrics.json").read_text())["models"]["gru"]
+    for split in ("val", "test"):
+        assert metrics[split]["mae"] == expected[split]["mae"]

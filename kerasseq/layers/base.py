@@ -171,15 +171,17 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return ops.zeros((self.gates * self.units,), dtype=self.compute_dtype)
 
     def project(self, x, weight, masks):
-        """`x @ weight`, with one dropout mask per gate block when `masks` is a list."""
+        """`x @ weight` as a list of gate blocks, `x` through the dropout
+        `masks`: one mask, or one per gate block (a list). Blocks are kept
+        apart, not concatenated to be split again: in the generic loop that
+        is two ops a step fewer."""
         if isinstance(masks, (list, tuple)):
             blocks = ops.split(weight, self.gates, axis=-1)
-            return ops.concatenate(
-                [ops.matmul(x * m, w) for m, w in zip(masks, blocks)], axis=-1
-            )
+            return [ops.matmul(x * m, w) for m, w in zip(masks, blocks)]
         if masks is not None:
             x = x * masks
-        return ops.matmul(x, weight)
+        projected = ops.matmul(x, weight)
+        return [projected] if self.gates == 1 else ops.split(projected, self.gates, axis=-1)
 
     def step_masks(self, inputs, state, training):
         """Dropout masks for this step's inputs and state (None when unused)."""

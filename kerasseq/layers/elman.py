@@ -42,10 +42,10 @@ class ElmanCell(RecurrentCell):
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         input_mask, recurrent_mask = self.step_masks(inputs, h_prev, training)
-        x = self.project(inputs, self.kernel, input_mask)
+        (x,) = self.project(inputs, self.kernel, input_mask)
         if self.use_bias:
             x = ops.add(x, self.bias)
-        h = self.activation(x + self.project(h_prev, self.recurrent_kernel, recurrent_mask))
+        h = self.activation(x + self.project(h_prev, self.recurrent_kernel, recurrent_mask)[0])
         return h, ([h] if isinstance(states, (list, tuple)) else h)
 
     def fused_sequence(self, x, initial_state, mask):

@@ -6,10 +6,12 @@ of a generic gradient. On a CPU that per-op overhead, not the arithmetic,
 dominates a training step. Here the forward loop keeps only what BPTT
 needs (gate outputs and states), and one reverse loop computes, per step,
 the input, state and weight gradients with as few ops as the equations
-allow. Everything stays per step: hoisting the input projection or the
-weight gradients into whole-sequence matmuls measured slower here
-(`bench/cells.py`), the extra `(timesteps, batch, units)` tensors costing
-more than the per-step ops they save.
+allow. The GRU and LSTM keep everything per step: hoisting their input
+projections or weight gradients into whole-sequence matmuls measured
+slower (`bench/cells.py`), the extra `(timesteps, batch, gates * units)`
+tensors costing more than the per-step ops they save. The Elman step is
+the other way round: with one small matmul left per step, hoisting the
+rest measured 10% faster on 500-step sequences and the same on 120.
 
 All functions are time-major: `x` is `(timesteps, batch, features)`,
 already through input dropout. `mask`, when given, is a boolean
@@ -160,33 +162,44 @@ def elman_sequence(x, h0, kernel, recurrent_kernel, bias, *, activation, mask=No
 
     @tf.custom_gradient
     def run(x, h0, kernel, recurrent_kernel, bias):
-        def step(x_t, states):
-            a = tf.matmul(x_t, kernel) + bias + tf.matmul(states[0], recurrent_kernel)
-            return [activation(a)], []
+        timesteps, batch = tf.shape(x)[0], tf.shape(x)[1]
+        units = recurrent_kernel.shape[-1]
 
-        (states,), _ = _stack_forward(step, x, [h0], 0, mask)
+        def over_time(a):
+            # (T * B, n) <-> (T, B, n): one matmul for every step at once.
+            return tf.reshape(a, (timesteps, batch, -1))
+
+        def flat(a):
+            return tf.reshape(a, (-1, a.shape[-1]))
+
+        # The Elman step has too little arithmetic to hide per-step op
+        # overhead, so everything that does not depend on h_{t-1} (the
+        # input projection forward; input, kernel and bias gradients
+        # backward) is one whole-sequence op, and the loops keep only the
+        # recurrent matmul.
+        projected = over_time(tf.matmul(flat(x), kernel) + bias)
+
+        def step(p_t, states):
+            return [activation(p_t + tf.matmul(states[0], recurrent_kernel))], []
+
+        (states,), _ = _stack_forward(step, projected, [h0], 0, mask)
 
         def grad(dhs, dh_last):
-            kernel_t, recurrent_t = tf.transpose(kernel), tf.transpose(recurrent_kernel)
+            recurrent_t = tf.transpose(recurrent_kernel)
 
             def back(t, carries, accumulators):
                 dh, passthrough = _mask_split(mask, t, _with_upstream(carries[0], dhs, t))
                 # At a masked step states[t + 1] is the kept state, but dh is zero there.
                 da = activation_grad(states[t + 1], dh)
                 dh_prev = _add_passthrough(tf.matmul(da, recurrent_t), passthrough)
-                accumulators = _accumulate(
-                    accumulators,
-                    [tf.matmul(x[t], da, transpose_a=True),
-                     tf.matmul(states[t], da, transpose_a=True),
-                     tf.reduce_sum(da, 0)],
-                )
-                return [dh_prev], accumulators, tf.matmul(da, kernel_t)
+                return [dh_prev], accumulators, da
 
-            (dh0,), (dkernel, drecurrent, dbias), dx = _reverse_loop(
-                back, x, [_zeros_if_none(dh_last, h0)],
-                [tf.zeros_like(kernel), tf.zeros_like(recurrent_kernel), tf.zeros_like(bias)],
-            )
-            return dx, dh0, dkernel, drecurrent, dbias
+            (dh0,), _, da = _reverse_loop(back, projected, [_zeros_if_none(dh_last, h0)], [])
+            da_flat = flat(da)
+            dx = over_time(tf.matmul(da_flat, kernel, transpose_b=True))
+            dkernel = tf.matmul(flat(x), da_flat, transpose_a=True)
+            drecurrent = tf.matmul(tf.reshape(states[:-1], (-1, units)), da_flat, transpose_a=True)
+            return dx, dh0, dkernel, drecurrent, tf.reduce_sum(da_flat, 0)
 
         return (states[1:], states[-1]), grad
 

@@ -52,16 +52,14 @@ class GRUCell(GatedCell):
     def call(self, inputs, states, training=False):
         h = states[0] if isinstance(states, (list, tuple)) else states
         input_mask, recurrent_mask = self.step_masks(inputs, h, training)
-        x = self.project(inputs, self.kernel, input_mask)
+        x_z, x_r, x_h = self.project(inputs, self.kernel, input_mask)
         if self.bias is not None:
-            x = ops.add(x, self.input_bias())
-        x_z, x_r, x_h = ops.split(x, 3, axis=-1)
+            x_z, x_r, x_h = (a + b for a, b in zip((x_z, x_r, x_h), ops.split(self.input_bias(), 3)))
         units = self.units
         if self.reset_after:
-            m = self.project(h, self.recurrent_kernel, recurrent_mask)
+            m_z, m_r, m_h = self.project(h, self.recurrent_kernel, recurrent_mask)
             if self.bias is not None:
-                m = ops.add(m, self.bias[1])
-            m_z, m_r, m_h = ops.split(m, 3, axis=-1)
+                m_z, m_r, m_h = (a + b for a, b in zip((m_z, m_r, m_h), ops.split(self.bias[1], 3)))
         else:
             masks = recurrent_mask if isinstance(recurrent_mask, list) else [recurrent_mask] * 3
             h_z, h_r, h_h = (h if m is None else h * m for m in masks)

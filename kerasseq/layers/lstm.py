@@ -59,11 +59,13 @@ class LSTMCell(GatedCell):
     def call(self, inputs, states, training=False):
         h, c = states
         input_mask, recurrent_mask = self.step_masks(inputs, h, training)
-        g = self.project(inputs, self.kernel, input_mask)
-        g = g + self.project(h, self.recurrent_kernel, recurrent_mask)
+        g = [a + b for a, b in zip(
+            self.project(inputs, self.kernel, input_mask),
+            self.project(h, self.recurrent_kernel, recurrent_mask),
+        )]
         if self.use_bias:
-            g = ops.add(g, self.bias)
-        g_i, g_f, g_c, g_o = ops.split(g, 4, axis=-1)
+            g = [a + b for a, b in zip(g, ops.split(self.bias, 4))]
+        g_i, g_f, g_c, g_o = g
         c = self.recurrent_activation(g_f) * c + self.recurrent_activation(g_i) * self.activation(g_c)
         h = self.recurrent_activation(g_o) * self.activation(c)
         return h, [h, c]

@@ -5,6 +5,7 @@ from kerasseq.models.baselines import build_dense_model
 from kerasseq.models.baselines import build_linear_model
 from kerasseq.models.baselines import build_naive_model
 from kerasseq.models.baselines import build_seasonal_naive_model
+from kerasseq.models.ensemble import build_ensemble
 from kerasseq.models.forecast_head import check_windows
 from kerasseq.models.weather import CELLS
 from kerasseq.models.weather import build_weather_model
@@ -13,6 +14,7 @@ __all__ = [
     "CELLS",
     "WindowValues",
     "build_dense_model",
+    "build_ensemble",
     "build_linear_model",
     "build_naive_model",
     "build_seasonal_naive_model",

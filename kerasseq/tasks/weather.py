@@ -63,6 +63,7 @@ class WeatherConfig:
     batch_size: int = 64
     patience: int = 5
     seed: int = 0
+    ensemble: int = 1
     baselines: list = dataclasses.field(default_factory=lambda: list(BASELINES))
 
     def to_json(self):
@@ -125,6 +126,7 @@ class WeatherTask:
 
         self.config = config
         check_positive_int("epochs", config.epochs, owner="WeatherTask", example="--epochs 10")
+        check_positive_int("ensemble", config.ensemble, owner="WeatherTask", example="--ensemble 3")
         # Checked on entry: build_baselines runs after the recurrent model trains.
         unknown = [b for b in config.baselines if b not in BASELINES]
         if unknown:
@@ -171,8 +173,14 @@ class WeatherTask:
     def horizons(self):
         return self.config.horizons if len(self.config.horizons) > 1 else self.config.horizons[0]
 
-    def dataset(self, split, *, shuffle=False):
-        """The `(windows, targets)` dataset of `split` ("train", "val" or "test")."""
+    @property
+    def seeds(self):
+        """One seed per ensemble member: `seed`, `seed + 1`, ..."""
+        return [self.config.seed + k for k in range(self.config.ensemble)]
+
+    def dataset(self, split, *, shuffle=False, seed=None):
+        """The `(windows, targets)` dataset of `split` ("train", "val" or "test");
+        `seed` (default: the config's) orders the shuffle."""
         from pipelines import forecast_dataset
 
         start, end = self.bounds[split]
@@ -180,7 +188,8 @@ class WeatherTask:
             self.frame, targets=self.target, past=self.config.past,
             sampling_rate=self.config.sampling_rate, horizons=self.horizons,
             output_steps=self.config.output_steps, batch_size=self.config.batch_size,
-            shuffle=shuffle, seed=self.config.seed, start_index=start, end_index=end,
+            shuffle=shuffle, seed=self.config.seed if seed is None else seed,
+            start_index=start, end_index=end,
         )
 
     def _shape_keywords(self):
@@ -189,11 +198,17 @@ class WeatherTask:
             horizons=self.horizons, output_steps=self.config.output_steps, target_index=0,
         )
 
-    def build_model(self, **overrides):
-        """The configured recurrent forecaster; `overrides` replace builder keywords."""
+    def build_model(self, *, seed=None, **overrides):
+        """The configured recurrent forecaster, its initial weights drawn from
+        `seed` (default: the config's); `overrides` replace builder keywords."""
+        import keras
+
         from kerasseq.models import build_weather_model
 
         c = self.config
+        # Seeded here, not only in fit: the initial weights are drawn now, and
+        # a run is reproducible only if they are too.
+        keras.utils.set_random_seed(c.seed if seed is None else seed)
         keywords = dict(
             cell=c.cell, units=c.units, depth=c.depth, dropout=c.dropout,
             recurrent_dropout=c.recurrent_dropout, bidirectional=c.bidirectional,
@@ -207,10 +222,13 @@ class WeatherTask:
     def build_baselines(self):
         """The configured baselines, by name; `seasonal_naive` only where one
         season back lies inside the window."""
+        import keras
+
         from pipelines import resolve_horizons
 
         from kerasseq import models
 
+        keras.utils.set_random_seed(self.config.seed)
         shape = self._shape_keywords()
         builders = {
             "naive": lambda: models.build_naive_model(**shape),
@@ -233,15 +251,17 @@ class WeatherTask:
                 print(f"Skipping the seasonal naive baseline: {error}")
         return baselines
 
-    def fit(self, model, *, callbacks=(), verbose=1):
+    def fit(self, model, *, seed=None, callbacks=(), verbose=1):
         """Trains `model` with early stopping on validation MAE (the best
         epoch's weights restored) and a halved learning rate on plateaus;
-        returns `(history, seconds)`."""
+        `seed` (default: the config's) orders the shuffle and the dropout.
+        Returns `(history, seconds)`."""
         import keras
 
         if not model.trainable_weights:
             return None, 0.0
-        keras.utils.set_random_seed(self.config.seed)
+        seed = self.config.seed if seed is None else seed
+        keras.utils.set_random_seed(seed)
         # Runs are judged by MAE, so the epoch kept is the one with the best
         # validation MAE (the loss, MSE, weighs large errors more).
         stop = keras.callbacks.EarlyStopping(
@@ -253,7 +273,7 @@ class WeatherTask:
         )
         start = time.perf_counter()
         history = model.fit(
-            self.dataset("train", shuffle=True), validation_data=self.dataset("val"),
+            self.dataset("train", shuffle=True, seed=seed), validation_data=self.dataset("val"),
             epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks], verbose=verbose,
             shuffle=False,  # the training dataset shuffles itself
         )

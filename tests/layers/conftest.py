@@ -165,14 +165,19 @@ def assert_cell_parity(ours_cells, ref_cells, *, padding=None, shape=(3, 5, 3), 
     )
 
 
-def assert_dropout_parity(ours_class, ref_class, dropout_kwargs, *, traced=False):
+def assert_dropout_parity(ours_class, ref_class, dropout_kwargs, *, traced=False, mask=None):
     """In training, ours with `dropout_kwargs` (and `seed=7`) matches the
-    built-in, and some unit was dropped: its outputs differ from inference."""
+    built-in, and some unit was dropped: its outputs differ from inference.
+    `mask` ("right" or "left") adds a padding mask to the call."""
     kwargs = {"units": 4, "seed": 7, "return_sequences": True, **dropout_kwargs}
     ours = ours_class(**kwargs)
     inputs = random_inputs((3, 5, 3))
-    dropped = assert_parity(ours, ref_class(**kwargs), inputs, traced=traced, training=True)
-    assert not np.allclose(dropped[0], ours(inputs, training=False)), "no unit was dropped"
+    call_kwargs = {"training": True}
+    if mask is not None:
+        call_kwargs["mask"] = tf.constant(padding_mask(mask))
+    dropped = assert_parity(ours, ref_class(**kwargs), inputs, traced=traced, **call_kwargs)
+    call_kwargs["training"] = False
+    assert not np.allclose(dropped[0], ours(inputs, **call_kwargs)), "no unit was dropped"
 
 
 @pytest.fixture

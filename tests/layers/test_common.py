@@ -150,20 +150,27 @@ def test_stacked_cells_match_keras(cell_parity, ours, ref):
 
 # --- Dropout --------------------------------------------------------------
 
-# (dropout kwargs, traced).
+# (dropout kwargs, traced, padding mask). Gated cells draw one mask per
+# gate for inputs and state once recurrent dropout is on: the fused loops
+# apply them per gate block.
 DROPOUT_CASES = {
-    "inputs": ({"dropout": 0.3}, False),
-    "inputs_traced": ({"dropout": 0.3}, True),
-    "recurrent": ({"recurrent_dropout": 0.4}, False),
-    "both": ({"dropout": 0.3, "recurrent_dropout": 0.4}, False),
+    "inputs": ({"dropout": 0.3}, False, None),
+    "inputs_traced": ({"dropout": 0.3}, True, None),
+    "recurrent": ({"recurrent_dropout": 0.4}, False, None),
+    "recurrent_traced": ({"recurrent_dropout": 0.4}, True, None),
+    "both": ({"dropout": 0.3, "recurrent_dropout": 0.4}, False, None),
+    "both_traced": ({"dropout": 0.3, "recurrent_dropout": 0.4}, True, None),
+    "both_masked": ({"dropout": 0.3, "recurrent_dropout": 0.4}, False, "left"),
+    "both_backwards_last": ({"dropout": 0.3, "recurrent_dropout": 0.4, "go_backwards": True,
+                             "return_sequences": False, "return_state": True}, False, "right"),
 }
 
 
 @pytest.mark.parametrize("case", list(DROPOUT_CASES))
 @pytest.mark.parametrize("ours, ref", _pairs(LAYER_PAIRS))
 def test_dropout_matches_keras(dropout_parity, ours, ref, case):
-    kwargs, traced = DROPOUT_CASES[case]
-    dropout_parity(ours, ref, kwargs, traced=traced)
+    kwargs, traced, mask = DROPOUT_CASES[case]
+    dropout_parity(ours, ref, kwargs, traced=traced, mask=mask)
 
 
 @pytest.mark.parametrize("name", list(LAYER_PAIRS))

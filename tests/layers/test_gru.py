@@ -51,8 +51,17 @@ def test_stacked_gru_cells_with_reset_before_on_top_match_keras(cell_parity):
     )
 
 
-def test_gru_dropout_with_reset_before_matches_keras(dropout_parity):
-    dropout_parity(GRU, keras.layers.GRU, {"dropout": 0.3, "recurrent_dropout": 0.4, "reset_after": False})
+@pytest.mark.parametrize(
+    "kwargs, traced, mask",
+    [
+        ({"dropout": 0.3, "recurrent_dropout": 0.4}, False, None),
+        ({"recurrent_dropout": 0.4}, True, None),
+        ({"dropout": 0.3, "recurrent_dropout": 0.4, "go_backwards": True}, False, "left"),
+    ],
+    ids=["both", "recurrent_traced", "both_backwards_masked"],
+)
+def test_gru_dropout_with_reset_before_matches_keras(dropout_parity, kwargs, traced, mask):
+    dropout_parity(GRU, keras.layers.GRU, {**kwargs, "reset_after": False}, traced=traced, mask=mask)
 
 
 def numpy_gru(inputs, h, kernel, recurrent_kernel, bias, reset_after):
