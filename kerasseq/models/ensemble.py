@@ -62,7 +62,7 @@ def build_ensemble(members, *, name="ensemble", compile=True):
                 raise ValueError(
                     f"{owner} received members with different {what} shapes: "
                     f"members[0] has {tuple(theirs)} and members[{i}] has {tuple(mine)}. "
-                    "Ensemble models built for the same windows and horizons."
+                    "Build every member for the same windows and horizons."
                 )
     if len({m.name for m in members}) != len(members):
         for i, member in enumerate(members):
