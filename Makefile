@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 # TensorFlow's CUDA build where a GPU exists, the CPU build elsewhere.
 TF_EXTRA := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 INSTALLED := $(VENV)/.installed-$(TF_EXTRA)
+# Data tests read KERASSEQ_DATA_DIR, else the shared copies beside the
+# checkout (../shared/data) when they exist; without either they skip.
+DATA_DIR := $(or $(KERASSEQ_DATA_DIR),$(wildcard ../shared/data))
 
 .PHONY: install test demo bench clean
 
@@ -17,7 +20,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 install: $(INSTALLED)
 
 test: $(INSTALLED)
-	$(PY) -m pytest -q
+	$(if $(DATA_DIR),KERASSEQ_DATA_DIR=$(abspath $(DATA_DIR))) $(PY) -m pytest -q
 
 demo: $(INSTALLED)
 	$(VENV)/bin/kerasseq train weather --data nyc --target temp --past 48 \

@@ -1,11 +1,16 @@
 """Reading a run's results: the comparison table and the plots."""
 
 
-def metrics_table(models):
+def metrics_table(models, splits=("val", "test")):
     """Formats `{name: metrics}` (as in a run's `metrics.json`) as a text table.
 
+    Columns are the parameters, the training seconds, and each figure
+    (a float) of each split, as the first model has them.
+
     Args:
-        models: dict of model name to `{"params", "train_seconds", "val", "test"}`.
+        models: dict of model name to `{"params", "train_seconds", split:
+            {metric: value}}`.
+        splits: the splits to show, in order.
 
     Returns:
         The table as a string, one model per line, in the given order.
@@ -16,13 +21,18 @@ def metrics_table(models):
     model               params  train s   val MAE  val RMSE  test MAE  test RMSE
     naive                    0      0.0     2.440     3.300     2.620      3.500
     """
-    lines = [f"{'model':<16}{'params':>10}{'train s':>9}{'val MAE':>10}{'val RMSE':>10}"
-             f"{'test MAE':>10}{'test RMSE':>11}"]
+    first = next(iter(models.values()))
+    columns = [(split, name) for split in splits
+               for name, value in first.get(split, {}).items() if isinstance(value, float)]
+    labels = [f"{split} {name.upper()}" for split, name in columns]
+    widths = [max(10, len(label) + 2) for label in labels]
+    name_width = max(16, *(len(name) + 2 for name in models))
+    lines = [f"{'model':<{name_width}}{'params':>10}{'train s':>9}"
+             + "".join(f"{label:>{w}}" for label, w in zip(labels, widths))]
     for name, m in models.items():
         lines.append(
-            f"{name:<16}{m['params']:>10,}{m['train_seconds']:>9.1f}"
-            f"{m['val']['mae']:>10.3f}{m['val']['rmse']:>10.3f}"
-            f"{m['test']['mae']:>10.3f}{m['test']['rmse']:>11.3f}"
+            f"{name:<{name_width}}{m['params']:>10,}{m['train_seconds']:>9.1f}"
+            + "".join(f"{m[split][metric]:>{w}.3f}" for (split, metric), w in zip(columns, widths))
         )
     return "\n".join(lines)
 

@@ -1,62 +1,14 @@
-"""Argument checks shared by layers, pipelines and builders.
+"""Argument checks for layers and builders: those of `pipelines.validation`.
 
-Every check raises `ValueError` with one message shape: who received what,
-what was expected, and an example of a valid call, so errors read alike
-across the toolkit.
+They live in `pipelines`, the lower layer, so that the data pipelines check
+arguments without importing kerasseq (and with it TensorFlow); kerasseq
+imports them from there.
 """
 
-import numbers
+from pipelines.validation import ArgumentError
+from pipelines.validation import check_non_negative_int
+from pipelines.validation import check_one_of
+from pipelines.validation import check_positive_int
+from pipelines.validation import check_rate
 
-
-def check_positive_int(name, value, *, owner, example):
-    """Returns `value` if it is a positive integer, else raises `ValueError`.
-
-    Args:
-        name: argument name, e.g. `"units"`.
-        value: the value received.
-        owner: who received it, e.g. `"GRUCell"`.
-        example: a valid call to quote, e.g. `"GRUCell(units=32)"`.
-
-    Returns:
-        `value` as a Python `int`.
-
-    Example:
-    >>> check_positive_int("units", 4, owner="GRUCell", example="GRUCell(units=4)")
-    4
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(
-            f"{owner} received {name}={value!r}. `{name}` must be a positive "
-            f"integer, e.g. {example}."
-        )
-    return int(value)
-
-
-def check_non_negative_int(name, value, *, owner, example):
-    """Like `check_positive_int`, but admits 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(
-            f"{owner} received {name}={value!r}. `{name}` must be a "
-            f"non-negative integer, e.g. {example}."
-        )
-    return int(value)
-
-
-def check_rate(name, value, *, owner):
-    """Returns `value` as a float in [0, 1), else raises `ValueError`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"{owner} received {name}={value!r}. `{name}` is a fraction of "
-            f"units to drop and must be a float in [0, 1), e.g. {name}=0.2."
-        )
-    return float(value)
-
-
-def check_one_of(name, value, choices, *, owner):
-    """Returns `value` if it is one of `choices`, else raises `ValueError`."""
-    if value not in choices:
-        listed = ", ".join(repr(c) for c in choices)
-        raise ValueError(
-            f"{owner} received {name}={value!r}. Expected one of {listed}."
-        )
-    return value
+__all__ = ["ArgumentError", "check_non_negative_int", "check_one_of", "check_positive_int", "check_rate"]

@@ -1,15 +1,16 @@
 """Where data files live, and how they are fetched and checked.
 
 Files are looked up in the data directory: `$KERASSEQ_DATA_DIR` if set, else
-`~/.cache/kerasseq`. A file missing there is downloaded into it, and a file
-named in `CHECKSUMS` is checked wherever it comes from.
+`~/.cache/kerasseq`. A file missing there is downloaded into it by
+`keras.utils.get_file` (progress bar, SHA-256 check), and a file named in
+`CHECKSUMS` is checked wherever it comes from. What Keras lacks is here: the
+lookup in the shared data layout, and the git blob id check that the full
+Jena CSV is known by.
 """
 
 import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
+import zipfile
 from pathlib import Path
 
 # Known files, by their path in the data directory (the layout of the shared
@@ -71,9 +72,10 @@ def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
     """Returns a local path to `filename`, downloading it if needed.
 
     Uses `path` if given, else the file in the data directory (see `find`),
-    else downloads `url` into the data directory. The file is checked
-    against `sha256` / `git_blob_sha1`, or against `CHECKSUMS` when neither
-    is given and the file's name is a known one.
+    else downloads `url` into the data directory with
+    `keras.utils.get_file`. The file is checked against `sha256` /
+    `git_blob_sha1`, or against `CHECKSUMS` when neither is given and the
+    file's name is a known one. A download that fails its check is deleted.
 
     Args:
         filename: the file's name in the data directory.
@@ -101,16 +103,16 @@ def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
         local = find(filename)
     if local is not None:
         return verify(local, sha256=sha256, git_blob_sha1=git_blob_sha1)
-    local = _download(filename, url)
+    local = _download(filename, url, sha256)
     try:
-        return verify(local, sha256=sha256, git_blob_sha1=git_blob_sha1)
+        return verify(local, git_blob_sha1=git_blob_sha1)
     except ValueError:
         # A bad download is not kept: the next call downloads it again.
         local.unlink()
         raise
 
 
-def verify(path, *, sha256=None, git_blob_sha1=None):
+def verify(path, *, sha256=None, git_blob_sha1=None, member=None):
     """Raises `ValueError` if the file at `path` has not the given checksum(s).
 
     Args:
@@ -118,6 +120,8 @@ def verify(path, *, sha256=None, git_blob_sha1=None):
         sha256: optional hex SHA-256.
         git_blob_sha1: optional git blob id: SHA-1 of `b"blob <size>\\0"`
             followed by the bytes.
+        member: optional name of a file in the zip archive `path`: that file
+            is checked, unpacked on the fly, instead of the archive.
 
     Returns:
         `path`.
@@ -130,10 +134,11 @@ def verify(path, *, sha256=None, git_blob_sha1=None):
     for kind, digest in expected.items():
         if digest is None:
             continue
-        actual = _digest(path, kind)
+        actual = _digest(path, kind, member)
         if actual != digest.lower():
+            checked = path if member is None else f"{member} in {path}"
             raise ValueError(
-                f"{path} has {kind} {actual}, expected {digest}: the file is "
+                f"{checked} has {kind} {actual}, expected {digest}: the file is "
                 "corrupt, truncated or another version. Delete it and fetch "
                 "it again."
             )
@@ -147,34 +152,60 @@ def _known_checksum(filename):
     return None, None
 
 
-def _digest(path, kind):
+def _digest(path, kind, member=None):
+    if member is None:
+        with open(path, "rb") as file:
+            return _hash(file, os.path.getsize(path), kind)
+    with zipfile.ZipFile(path) as archive, archive.open(member) as file:
+        return _hash(file, archive.getinfo(member).file_size, kind)
+
+
+def _hash(file, size, kind):
     if kind == "sha256":
         hasher = hashlib.sha256()
     else:
-        hasher = hashlib.sha1(b"blob %d\0" % os.path.getsize(path))
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            hasher.update(block)
+        hasher = hashlib.sha1(b"blob %d\0" % size)
+    for block in iter(lambda: file.read(1 << 20), b""):
+        hasher.update(block)
     return hasher.hexdigest()
 
 
-def _download(filename, url):
+def _download(filename, url, sha256):
+    # Imported here: `import pipelines.data` must not start TensorFlow.
+    import keras
+
     target = data_dir() / filename
+    elsewhere = (
+        f"Download it elsewhere and put it at {target} (or set "
+        "KERASSEQ_DATA_DIR to the directory that holds it), or pass its path."
+    )
+    # get_file saves into /tmp/.keras when `cache_dir` is not a writable
+    # directory, where `find` never looks: the file lands at `target` or
+    # is not downloaded.
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Written under a temporary name and renamed, so an interrupted download
-    # never leaves a truncated file that a later run would take as complete.
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-        os.replace(temporary, target)
-    except (urllib.error.URLError, OSError) as error:
-        os.unlink(temporary)
+    if not os.access(target.parent, os.W_OK):
         raise FileNotFoundError(
-            f"{filename} is not in the data directory and could not be "
-            f"downloaded from {url} ({error}). Download it elsewhere and put "
-            f"it at {target} (or set KERASSEQ_DATA_DIR to the directory that "
-            "holds it), or pass its path."
+            f"{filename} is not in the data directory and cannot be downloaded "
+            f"from {url}: {target.parent} is not writable. {elsewhere}"
+        )
+    # get_file raises a bare Exception when the URL cannot be fetched, after
+    # deleting any partial file; on a hash mismatch it raises ValueError and
+    # keeps the file. Which one happened is told by the file.
+    try:
+        keras.utils.get_file(
+            fname=target.name, origin=url, file_hash=sha256, hash_algorithm="sha256",
+            cache_dir=target.parent, cache_subdir=".",
+        )
+    except Exception as error:
+        if not target.is_file():
+            raise FileNotFoundError(
+                f"{filename} is not in the data directory and could not be "
+                f"downloaded from {url} ({error}). {elsewhere}"
+            ) from error
+        target.unlink()
+        raise ValueError(
+            f"{filename} downloaded from {url} has not the expected sha256 "
+            f"{sha256}: the download is corrupt or the file changed at its "
+            f"source, and was deleted. Try again, or: {elsewhere}"
         ) from error
     return target

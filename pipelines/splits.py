@@ -7,8 +7,9 @@ tested on a future it has not seen, as in Deep Learning with Python.
 import math
 import numbers
 
-import keras
 import numpy as np
+
+from pipelines.validation import ArgumentError
 
 
 def chronological_split(n_or_frame, fractions=(0.5, 0.25, 0.25)):
@@ -44,7 +45,8 @@ def chronological_split(n_or_frame, fractions=(0.5, 0.25, 0.25)):
         or not all(isinstance(f, numbers.Real) and f > 0 for f in fractions)
         or not math.isclose(sum(fractions), 1.0, rel_tol=0, abs_tol=1e-6)
     ):
-        raise ValueError(
+        raise ArgumentError(
+            "fractions",
             f"{owner} received fractions={fractions!r}. Expected three "
             "positive fractions (train, validation, test) that sum to 1, "
             "e.g. fractions=(0.5, 0.25, 0.25)."
@@ -86,6 +88,10 @@ def fit_normalizer(train_array):
             "values; the mean and variance would be NaN. Fill or drop them "
             "first (load_csv(..., missing='interpolate'))."
         )
+    # Imported here: `chronological_split` is pure Python and must not start
+    # TensorFlow (see tests/pipelines/test_init.py).
+    import keras
+
     layer = keras.layers.Normalization(axis=-1)
     layer.adapt(values)
     return layer

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasseq.validation import check_one_of
+from pipelines.validation import ArgumentError
+from pipelines.validation import check_one_of
 
 # How many timestamps an error message quotes.
 _SHOWN = 3
@@ -53,7 +54,8 @@ def load_csv(path, *, time_column, columns=None, missing="error", time_format=No
     source = Path(path).name
     frame = _read(path)
     if time_column not in frame.columns:
-        raise ValueError(
+        raise ArgumentError(
+            "time_column",
             f"{owner} received time_column={time_column!r}, which is not a "
             f"column of {source}. Columns: {list(frame.columns)}."
         )
@@ -61,7 +63,8 @@ def load_csv(path, *, time_column, columns=None, missing="error", time_format=No
     if columns is not None:
         unknown = [c for c in columns if c not in frame.columns]
         if unknown:
-            raise ValueError(
+            raise ArgumentError(
+                "columns",
                 f"{owner} received columns with {unknown}, which are not "
                 f"columns of {source}. Columns: {list(frame.columns)}."
             )
@@ -69,14 +72,16 @@ def load_csv(path, *, time_column, columns=None, missing="error", time_format=No
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if text:
         numeric = [c for c in frame.columns if c not in text]
-        raise ValueError(
+        raise ArgumentError(
+            "columns",
             f"Columns {text} of {source} are not numeric. {owner}() reads "
             f"numeric columns only: select them with columns={numeric}."
         )
     try:
         frame.index = pd.DatetimeIndex(pd.to_datetime(times, format=time_format), name=time_column)
     except (ValueError, TypeError) as error:
-        raise ValueError(
+        raise ArgumentError(
+            "time_format",
             f"{owner} could not parse column {time_column!r} of {source} as "
             f"times with time_format={time_format!r} ({error}). Pass the "
             "format of the timestamps, e.g. time_format='%d.%m.%Y %H:%M:%S'."
@@ -90,7 +95,8 @@ def load_csv(path, *, time_column, columns=None, missing="error", time_format=No
         frame.attrs["duplicates_dropped"] = int(repeated.sum())
     elif repeated.any():
         shown = ", ".join(str(t) for t in frame.index[repeated][:_SHOWN])
-        raise ValueError(
+        raise ArgumentError(
+            "duplicates",
             f"{source} has {repeated.sum()} rows that repeat an earlier "
             f"timestamp (first: {shown}). Keep the first row of each time "
             "with duplicates='drop', or fix the file."
@@ -216,6 +222,25 @@ def add_time_features(df):
 
 
 def _read(path):
+    source = Path(path).name
+    try:
+        frame = _read_csv(path)
+    except pd.errors.EmptyDataError:
+        # pandas says "No columns to parse from file", naming no file.
+        raise ValueError(
+            f"{source} is empty: load_csv() needs a header row naming the "
+            "columns, then rows of values. An interrupted download or export "
+            "leaves an empty file: make or fetch it again, or pass another path."
+        ) from None
+    if frame.empty:
+        raise ValueError(
+            f"{source} has a header but no rows. load_csv() needs at least one "
+            "row of values: make or fetch the file again, or pass another path."
+        )
+    return frame
+
+
+def _read_csv(path):
     if Path(path).suffix != ".zip":
         return pd.read_csv(path)
     # pandas reads a zip of exactly one file; archives made on macOS (like
@@ -262,7 +287,8 @@ def _raise_if_missing(frame, source):
                 f"rows missing at its regular step of {step} (first after: {shown})."
             )
     if problems:
-        raise ValueError(
+        raise ArgumentError(
+            "missing",
             " ".join(problems) + " load_csv() was asked for complete data "
             "(missing='error'): fill them (missing='interpolate') or drop the "
             "rows with NaN values and keep the gaps (missing='drop')."

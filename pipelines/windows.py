@@ -11,7 +11,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from kerasseq.validation import check_non_negative_int, check_positive_int
+from pipelines.validation import ArgumentError
+from pipelines.validation import check_non_negative_int, check_positive_int
 
 # With batch_size=None, windows are still gathered by the batch and then
 # unbatched: one gather per 1024 windows instead of one per window.
@@ -202,7 +203,8 @@ def forecast_dataset(
 
     span = (past - 1) * sampling_rate + 1
     if end - start < span:
-        raise ValueError(
+        raise ArgumentError(
+            "past",
             f"{owner} received past={past} and sampling_rate={sampling_rate}: "
             f"a window spans {span} rows, but only {end - start} rows are "
             f"available (rows {start} to {end} of {num_rows}). Use a smaller "
@@ -211,7 +213,8 @@ def forecast_dataset(
     farthest = max(offsets)
     num_windows = end - start - span + 1 - farthest
     if num_windows <= 0:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizons={horizons!r}: the farthest target lies "
             f"{farthest} rows after a window's last row, beyond the end of the "
             f"data for every window (rows {start} to {end} of {num_rows}, "
@@ -266,12 +269,14 @@ def resolve_horizons(horizons, *, index=None, sampling_rate=1, output_steps=1):
     )
     listed = list(horizons) if isinstance(horizons, (list, tuple)) else [horizons]
     if not listed:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizons={horizons!r}. Expected at least one "
             "horizon, e.g. horizons=24 or horizons=[1, 24]."
         )
     if output_steps > 1 and len(listed) > 1:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizons={horizons!r} with "
             f"output_steps={output_steps}. output_steps forecasts the steps "
             "after a single horizon: pass one horizon (horizons=1, "
@@ -285,7 +290,8 @@ def _horizon_rows(horizon, index, owner):
     if isinstance(horizon, str):
         return _time_to_rows(horizon, index, owner)
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon <= 0:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizon {horizon!r}. A horizon is a positive "
             "number of rows after the window's last row, or a time string, "
             "e.g. horizons=24 or horizons='24h'."
@@ -297,7 +303,8 @@ def _time_to_rows(horizon, index, owner):
     import pandas as pd
 
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizon {horizon!r}, a time, but the data has "
             "no DatetimeIndex to convert it to rows. Pass a DataFrame indexed "
             "by time, or give the horizon in rows, e.g. horizons=24."
@@ -305,7 +312,8 @@ def _time_to_rows(horizon, index, owner):
     try:
         delta = pd.Timedelta(horizon)
     except ValueError:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizon {horizon!r}, which is not a time "
             "string pandas understands. Use e.g. '24h', '1h' or '30min'."
         ) from None
@@ -314,7 +322,8 @@ def _time_to_rows(horizon, index, owner):
     step = pd.Series(index).diff().median()
     rows, rest = divmod(delta, step)
     if rest != pd.Timedelta(0) or rows <= 0:
-        raise ValueError(
+        raise ArgumentError(
+            "horizons",
             f"{owner} received horizon {horizon!r}, which is not a positive "
             f"whole multiple of the data's step ({step}). Use a multiple of "
             "the step, or give the horizon in rows."

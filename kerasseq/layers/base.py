@@ -10,8 +10,8 @@ states, and picks the implementation that runs the loop:
 - `"cudnn"`: the fused cuDNN kernel, on a GPU, for configurations it supports;
 - `"fused"`: our TensorFlow loop with hand-written BPTT (`fused_loops`);
 - `"generic"`: `keras.layers.RNN` stepping the cell's `call` (other backends,
-  `unroll=True`, recurrent dropout while training, activations outside
-  `FUSED_ACTIVATIONS`).
+  `unroll=True`, recurrent dropout or per-gate dropout masks while
+  training, activations outside `FUSED_ACTIVATIONS`).
 """
 
 import inspect
@@ -112,10 +112,6 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.recurrent_dropout = check_rate(
             "recurrent_dropout", recurrent_dropout, owner=owner
         )
-        if self.recurrent_dropout and self.gates > 1:
-            # One mask per gate, drawn in the order Keras draws them, so a
-            # seeded cell drops the same units as the built-in.
-            self.dropout_mask_count = self.gates
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = self.units
@@ -205,6 +201,15 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def supports_cudnn(self):
         return False
 
+    def whole_sequence_dropout(self, training):
+        """Whether this call's dropout, if any, is one mask on the inputs:
+        the only kind the fused and cuDNN loops apply. Recurrent dropout
+        and one mask per gate (`implementation=1`) need the generic loop."""
+        if not training:
+            return True
+        per_gate = getattr(self, "dropout_mask_count", None)
+        return not self.recurrent_dropout and not (self.dropout and per_gate)
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
         return [ops.zeros((batch_size, s), dtype=self.compute_dtype) for s in sizes]
@@ -230,14 +235,41 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
-class GatedCell(RecurrentCell):
-    """Base of the gated cells (GRU, LSTM): a gate activation besides the main one."""
+def check_implementation(owner, value):
+    """Returns Keras' `implementation` argument if it is 0, 1 or 2, else raises.
 
-    def __init__(self, units, recurrent_activation="sigmoid", **kwargs):
-        super().__init__(units, **kwargs)
-        self.recurrent_activation = get_activation(
-            type(self).__name__, "recurrent_activation", recurrent_activation
+    Keras 3 reads it as `implementation == 1` (one matmul and one dropout
+    mask per gate) or not (one matmul for all gates); 0 is a legacy value
+    that Keras' own tests load from old configs, so it is accepted too.
+    """
+    if isinstance(value, bool) or value not in (0, 1, 2):
+        raise ValueError(
+            f"{owner} received implementation={value!r}. Expected 2 (the default: "
+            "one matmul for all gates, one dropout mask), 1 (one matmul and one "
+            "dropout mask per gate) or 0 (a legacy value, run as 2), e.g. "
+            f"{owner}(units=32, implementation=1)."
         )
+    return int(value)
+
+
+class GatedCell(RecurrentCell):
+    """Base of the gated cells (GRU, LSTM): a gate activation besides the
+    main one, and Keras' `implementation` mode."""
+
+    def __init__(self, units, recurrent_activation="sigmoid", implementation=2, **kwargs):
+        super().__init__(units, **kwargs)
+        owner = type(self).__name__
+        self.recurrent_activation = get_activation(
+            owner, "recurrent_activation", recurrent_activation
+        )
+        self.implementation = check_implementation(owner, implementation)
+        if self.recurrent_dropout:
+            # Keras' GRUCell/LSTMCell switch to mode 1 for recurrent dropout.
+            self.implementation = 1
+        if self.implementation == 1:
+            # One mask per gate, drawn in the order Keras draws them, so a
+            # seeded cell drops the same units as the built-in.
+            self.dropout_mask_count = self.gates
 
     def fused_activations(self):
         return [self.activation, self.recurrent_activation]
@@ -252,7 +284,12 @@ class GatedCell(RecurrentCell):
         )
 
     def get_config(self):
-        config = {"recurrent_activation": activations.serialize(self.recurrent_activation)}
+        # Keras leaves `implementation` out of its configs; ours keep it, as
+        # every constructor argument, so a reloaded cell draws the same masks.
+        config = {
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "implementation": self.implementation,
+        }
         return {**super().get_config(), **config}
 
 
@@ -277,8 +314,10 @@ class RecurrentLayer(keras.layers.RNN):
     """
 
     cell_class = None
-    # Whether a fused cuDNN kernel exists for the cell (GRU, LSTM); such
-    # layers take Keras' `use_cudnn` argument.
+    # Whether a fused cuDNN kernel exists for the cell (GRU, LSTM). Only
+    # such layers take and carry Keras' `use_cudnn`: the others reject it,
+    # as keras.layers.SimpleRNN does, and have no such attribute, which
+    # keras.layers.Bidirectional would copy to its two layers.
     cudnn_capable = False
 
     def __init_subclass__(cls, **kwargs):
@@ -307,7 +346,8 @@ class RecurrentLayer(keras.layers.RNN):
         for argument in ("activation", "recurrent_activation"):
             if argument in kwargs:
                 get_activation(name, argument, kwargs[argument])
-        self.use_cudnn = False
+        if "implementation" in kwargs and "implementation" in self.cell_arguments:
+            check_implementation(name, kwargs["implementation"])
         if self.cudnn_capable:
             self.use_cudnn = kwargs.pop("use_cudnn", "auto")
             if self.use_cudnn not in ("auto", True, False):
@@ -347,7 +387,7 @@ class RecurrentLayer(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
         # Decided once, at build, as Keras does: which kernel runs on a GPU.
         self.runs_cudnn = self.implementation_for(gpu=gpu_available()) == "cudnn"
-        if self.use_cudnn is True and not self.runs_cudnn:
+        if self.cudnn_capable and self.use_cudnn is True and not self.runs_cudnn:
             raise ValueError(
                 f"{name} received use_cudnn=True, but cuDNN needs a GPU and tanh/sigmoid "
                 "activations, use_bias=True, recurrent_dropout=0, unroll=False (and "
@@ -368,10 +408,15 @@ class RecurrentLayer(keras.layers.RNN):
         """
         if keras.backend.backend() != "tensorflow" or self.unroll:
             return "generic"
-        if gpu and self.use_cudnn in ("auto", True) and self.cell.supports_cudnn():
-            return "cudnn"
-        if training and self.cell.recurrent_dropout:
+        if not self.cell.whole_sequence_dropout(training):
             return "generic"
+        if (
+            gpu
+            and self.cudnn_capable
+            and self.use_cudnn in ("auto", True)
+            and self.cell.supports_cudnn()
+        ):
+            return "cudnn"
         if not self.cell.supports_fused_loop():
             return "generic"
         return "fused"
@@ -387,6 +432,12 @@ class RecurrentLayer(keras.layers.RNN):
         return super().compute_output_shape(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if keras.backend.standardize_dtype(sequences.dtype) != self.compute_dtype:
+            # Integer inputs reach keras.layers.RNN's loop as they are and its
+            # matmuls promote them; the fused and cuDNN loops take one dtype.
+            # Casting here gives every path the compute dtype, which is also
+            # the dtype of keras.layers.RNN's outputs.
+            sequences = ops.cast(sequences, self.compute_dtype)
         if initial_state is not None:
             states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
             self._check_initial_state([tuple(s.shape) for s in states])
@@ -413,7 +464,7 @@ class RecurrentLayer(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if self.runs_cudnn:
+        if self.runs_cudnn and self.cell.whole_sequence_dropout(training):
             try:
                 return self.cudnn_loop(
                     self._drop_inputs(sequences, training), initial_state, mask

@@ -27,6 +27,7 @@ def build_ensemble(members, *, name="ensemble", compile=True):
         A `keras.Model` from the members' input to the mean of their outputs.
 
     Example:
+    >>> from kerasseq.models import build_weather_model
     >>> members = [build_weather_model(num_features=6, sequence_length=24)
     ...            for _ in range(3)]
     >>> build_ensemble(members).output_shape

@@ -31,7 +31,7 @@ class WindowValues(keras.layers.Layer):
         `(batch, len(lags), len(targets))`.
 
     Example:
-    >>> WindowValues(lags=[0, 0], targets=[1])(np.arange(12.0).reshape(1, 3, 4)).shape
+    >>> tuple(WindowValues(lags=[0, 0], targets=[1])(np.arange(12.0).reshape(1, 3, 4)).shape)
     (1, 2, 1)
     """
 
@@ -187,6 +187,7 @@ def check_windows(model, shape):
         shape: shape of a batch of windows, `(batch, timesteps, features)`.
 
     Example:
+    >>> from kerasseq.models import build_weather_model
     >>> model = build_weather_model(num_features=3, sequence_length=8)
     >>> check_windows(model, (32, 8, 3))
     """

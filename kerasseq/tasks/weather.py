@@ -9,16 +9,22 @@ through it, so their figures come from one place.
 """
 
 import dataclasses
-import time
 
 import numpy as np
 
-from kerasseq.validation import check_positive_int
+from kerasseq.tasks import register
+from kerasseq.tasks.base import Task
+from kerasseq.tasks.base import TaskConfig
+from kerasseq.tasks.base import option
+from kerasseq.validation import ArgumentError
 
-# The data's natural choices when --target is not given.
+# The data's natural choices when `target` is not given.
 DEFAULT_TARGETS = {"nyc": "temp", "jena": "T (degC)"}
 BASELINES = ("naive", "seasonal_naive", "linear", "dense")
 YEAR_FEATURES = ("year_sin", "year_cos")
+# Ridge penalties the least-squares linear baseline chooses from on
+# validation: hundreds of collinear window values overfit the training rows.
+RIDGE_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 def _spans_less_than_a_year(index):
@@ -30,49 +36,62 @@ def _spans_less_than_a_year(index):
     return len(index) < 2 or index[-1] - index[0] < pd.Timedelta(days=365)
 
 
+def _horizon(text):
+    """A horizon flag value: rows if a whole number ("24"), else a time ("24h")."""
+    return int(text) if text.isdigit() else text
+
+
+def _fractions(text):
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"expected three fractions such as 0.5,0.25,0.25, got {text!r}") from None
+
+
+def _names(text):
+    return [name for name in text.split(",") if name]
+
+
 @dataclasses.dataclass
-class WeatherConfig:
+class WeatherConfig(TaskConfig):
     """Everything that defines a weather run; saved as the run's `config.json`.
 
-    Attributes mirror the `kerasseq train weather` flags and the keywords of
-    `build_weather_model` / `pipelines.forecast_dataset`.
+    Fields are the keywords of `build_weather_model` and
+    `pipelines.forecast_dataset` (`past` is the window length) and the
+    flags of `kerasseq train weather`.
     """
 
-    data: str = "nyc"
-    target: str = None
-    features: list = None
-    time_column: str = None
-    missing: str = "error"
-    time_features: bool = True
-    past: int = 48
-    sampling_rate: int = 1
-    horizons: list = dataclasses.field(default_factory=lambda: ["24h"])
-    output_steps: int = 1
-    split: tuple = (0.5, 0.25, 0.25)
-    season: str = "24h"
-    cell: str = "gru"
-    units: int = 32
-    depth: int = 1
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    bidirectional: bool = False
-    residual: bool = False
-    learning_rate: float = 1e-3
-    loss: str = "mse"
-    epochs: int = 30
-    batch_size: int = 64
-    patience: int = 5
-    seed: int = 0
-    ensemble: int = 1
-    baselines: list = dataclasses.field(default_factory=lambda: list(BASELINES))
-
-    def to_json(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    data: str = option("nyc", group="data",
+                       help="'nyc' (embedded, offline), 'jena', or a CSV path")
+    target: str = option(None, group="data", help="column to forecast (default: temp / T (degC))")
+    features: list = option(None, group="data", parse=_names,
+                            help="comma-separated input columns (default: all)")
+    time_column: str = option(None, group="data", help="time column of a CSV file")
+    missing: str = option("error", group="data", choices=["error", "interpolate", "drop"],
+                          help="what to do with NaN or gaps in a CSV file")
+    time_features: bool = option(True, group="data", help="add time-of-day/year sin/cos inputs")
+    past: int = option(48, group="data", help="steps per input window")
+    sampling_rate: int = option(1, group="data", help="rows between window steps")
+    horizons: list = option(["24h"], group="data", flag="--horizon", parse=_horizon, repeat=True,
+                            help="how far ahead, in rows or as time ('24h'); repeat for several")
+    output_steps: int = option(1, group="data",
+                               help="forecast the next N sampled steps from the horizon")
+    split: tuple = option((0.5, 0.25, 0.25), group="data", parse=_fractions,
+                          help="train,validation,test fractions, in time order")
+    season: str = option("24h", group="data", help="period of the seasonal naive baseline")
+    cell: str = option("gru", choices=["elman", "gru", "gru_reset_before", "lstm"],
+                       help="recurrent cell")
+    units: int = option(32, help="hidden units per recurrent layer")
+    depth: int = option(1, help="stacked recurrent layers")
+    dropout: float = option(0.0, help="input dropout of each recurrent layer")
+    recurrent_dropout: float = option(0.0, help="recurrent-state dropout")
+    bidirectional: bool = option(False, help="read each window both ways")
+    residual: bool = option(True, help="forecast the change from the last observed target value")
+    baselines: list = option(list(BASELINES), parse=_names,
+                             help="comma-separated baselines, or '' for none")
+    learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
+    loss: str = option("mse", group="training", choices=["mse", "mae", "huber"],
+                       help="training loss of the recurrent model")
 
 
 def load_frame(config):
@@ -88,9 +107,10 @@ def load_frame(config):
         frame = load_jena()
     else:
         if not config.time_column:
-            raise ValueError(
-                f"--data {config.data} is a CSV file: name its time column with "
-                "--time-column, e.g. --time-column 'Date Time'."
+            raise ArgumentError(
+                "time_column",
+                f"WeatherTask received data={config.data!r}, a CSV file, and no time_column: "
+                "name its time column, e.g. time_column='Date Time'.",
             )
         columns = None
         if config.features:
@@ -105,11 +125,19 @@ def load_frame(config):
     return frame
 
 
-class WeatherTask:
-    """Data, splits and models of one weather configuration.
+@register("weather")
+class WeatherTask(Task):
+    """Forecast a weather variable from past hours: data, splits and models
+    of one `WeatherConfig`.
+
+    Loads and splits the data chronologically, with normalization
+    statistics from the training rows only; builds the recurrent forecaster
+    and its baselines (naive, seasonal naive, linear by least squares,
+    dense); trains and evaluates every model with the same code.
+    `kerasseq train weather` and `bench/quality_weather.py` run through it.
 
     Args:
-        config: a `WeatherConfig`.
+        config: a `WeatherConfig` (or a dict of its fields).
         frame: optional DataFrame to use instead of loading `config.data`.
 
     Example:
@@ -119,34 +147,42 @@ class WeatherTask:
     >>> task.evaluate(model)["test"]["mae"]  # doctest: +SKIP
     """
 
+    config_class = WeatherConfig
+    # Runs are judged by MAE, so the epoch kept is the one with the best
+    # validation MAE (the loss, MSE by default, weighs large errors more).
+    monitor = "val_mae"
+    keywords = {"columns": "features", "sequence_length": "past", "fractions": "split"}
+
     def __init__(self, config, frame=None):
         from pipelines import chronological_split
         from pipelines import fit_normalizer
         from pipelines import resolve_horizons
 
-        self.config = config
-        check_positive_int("epochs", config.epochs, owner="WeatherTask", example="--epochs 10")
-        check_positive_int("ensemble", config.ensemble, owner="WeatherTask", example="--ensemble 3")
+        super().__init__(config)
+        config = self.config
         # Checked on entry: build_baselines runs after the recurrent model trains.
         unknown = [b for b in config.baselines if b not in BASELINES]
         if unknown:
-            raise ValueError(
-                f"--baselines names {unknown}, which are not baselines. Choose from "
-                f"{list(BASELINES)}, e.g. --baselines naive,linear."
+            raise ArgumentError(
+                "baselines",
+                f"WeatherTask received baselines={config.baselines!r}; {unknown} are not "
+                f"baselines. Choose from {list(BASELINES)}, e.g. baselines=['naive', 'linear'].",
             )
         frame = load_frame(config) if frame is None else frame
         target = config.target or DEFAULT_TARGETS.get(config.data)
         if target is None or target not in frame.columns:
-            raise ValueError(
-                f"--target {target!r} is not a column of {config.data}. "
-                f"Columns: {list(frame.columns)}."
+            raise ArgumentError(
+                "target",
+                f"WeatherTask received target={target!r}, which is not a column of "
+                f"{config.data}. Columns: {list(frame.columns)}.",
             )
         features = list(config.features or frame.columns)
         missing = [f for f in features if f not in frame.columns]
         if missing:
-            raise ValueError(
-                f"--features names {missing}, which {config.data} does not have. "
-                f"Columns: {list(frame.columns)}."
+            raise ArgumentError(
+                "features",
+                f"WeatherTask received features={config.features!r}; {missing} are not "
+                f"columns of {config.data}. Columns: {list(frame.columns)}.",
             )
         num_train, num_val, _ = chronological_split(len(frame), config.split)
         if not config.features and _spans_less_than_a_year(frame.index[:num_train]):
@@ -174,9 +210,8 @@ class WeatherTask:
         return self.config.horizons if len(self.config.horizons) > 1 else self.config.horizons[0]
 
     @property
-    def seeds(self):
-        """One seed per ensemble member: `seed`, `seed + 1`, ..."""
-        return [self.config.seed + k for k in range(self.config.ensemble)]
+    def model_name(self):
+        return self.config.cell
 
     def dataset(self, split, *, shuffle=False, seed=None):
         """The `(windows, targets)` dataset of `split` ("train", "val" or "test");
@@ -249,35 +284,32 @@ class WeatherTask:
                 if name != "seasonal_naive":
                     raise
                 print(f"Skipping the seasonal naive baseline: {error}")
+        seasonal = baselines.get("seasonal_naive")
+        if "naive" in baselines and seasonal and not any(seasonal.get_layer("copy").lags):
+            # A horizon that is a whole number of seasons: the value one
+            # season before the target is the last observed one.
+            print(f"Not listing seasonal_naive: with horizons {self.horizon_rows} rows ahead and "
+                  f"a season of {self.config.season} it is the naive forecast.")
+            del baselines["seasonal_naive"]
         return baselines
 
-    def fit(self, model, *, seed=None, callbacks=(), verbose=1):
-        """Trains `model` with early stopping on validation MAE (the best
-        epoch's weights restored) and a halved learning rate on plateaus;
-        `seed` (default: the config's) orders the shuffle and the dropout.
-        Returns `(history, seconds)`."""
-        import keras
+    def fit_baseline(self, name, model, *, verbose=2):
+        """Fits the linear baseline by least squares (the best linear model of
+        the window, in closed form, with the ridge penalty of `RIDGE_PENALTIES`
+        that does best on validation); trains the others as the main model."""
+        import time
 
-        if not model.trainable_weights:
-            return None, 0.0
-        seed = self.config.seed if seed is None else seed
-        keras.utils.set_random_seed(seed)
-        # Runs are judged by MAE, so the epoch kept is the one with the best
-        # validation MAE (the loss, MSE, weighs large errors more).
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_mae", patience=self.config.patience, restore_best_weights=True
-        )
-        # Halving the step size once validation stalls settles the last epochs.
-        slow_down = keras.callbacks.ReduceLROnPlateau(
-            factor=0.5, patience=max(1, self.config.patience // 2), verbose=verbose
-        )
+        from kerasseq.models import fit_least_squares
+
+        if name != "linear":
+            if model.trainable_weights:
+                print(f"Training the {name} baseline")
+            return super().fit_baseline(name, model, verbose=verbose)
         start = time.perf_counter()
-        history = model.fit(
-            self.dataset("train", shuffle=True, seed=seed), validation_data=self.dataset("val"),
-            epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks], verbose=verbose,
-            shuffle=False,  # the training dataset shuffles itself
-        )
-        return history, time.perf_counter() - start
+        fit = fit_least_squares(model, self.dataset("train"), l2=RIDGE_PENALTIES,
+                                validation_data=self.dataset("val"))
+        print(f"Linear baseline: least squares, ridge penalty {fit['l2']:g} chosen on validation")
+        return None, time.perf_counter() - start
 
     def evaluate(self, model, splits=("val", "test")):
         """MAE and RMSE in the target's units, overall and per output time point."""
@@ -312,3 +344,31 @@ class WeatherTask:
             {"truth": y.numpy()[:, 0, 0], "forecast": model(x, training=False).numpy()[:, 0, 0]},
             index=times,
         )
+
+    def summary(self):
+        return {"target": self.target, "horizon_rows": self.horizon_rows}
+
+    def report(self, results):
+        """The metrics table, with a note when the model loses to the naive
+        forecast on validation."""
+        table = super().report(results)
+        model, naive = results.get(self.model_name), results.get("naive")
+        if model and naive and model["val"]["mae"] > naive["val"]["mae"]:
+            tries = ["more epochs or patience", "a larger learning_rate",
+                     "a longer window (past)"]
+            if not self.config.residual:
+                tries.insert(0, "residual forecasts (residual=True)")
+            table += (
+                f"\nNote: {self.model_name} is worse than the naive forecast on validation "
+                f"(MAE {model['val']['mae']:.3f} vs {naive['val']['mae']:.3f}). Try "
+                f"{', '.join(tries[:-1])} or {tries[-1]}."
+            )
+        return table
+
+    def write_plots(self, directory, models, histories):
+        """Loss curves and a week of test forecasts of every model."""
+        from kerasseq import analysis
+
+        super().write_plots(directory, models, histories)
+        stretches = {name: self.predict_stretch(m) for name, m in models.items()}
+        analysis.plot_forecast(stretches, directory / "forecast.png", ylabel=self.target)

@@ -58,9 +58,10 @@ def test_defaults_match_keras(cls):
     ref.setdefault("seed", None)  # keras.layers.SimpleRNN leaves seed out of its config.
     # keras.layers.Layer writes activity_regularizer only when it is set.
     assert ours.pop("activity_regularizer", None) == ref.pop("activity_regularizer", None)
-    # keras.layers.GRU/LSTM drop use_cudnn from their config; ours keep it,
-    # so a reloaded layer makes the same choice.
+    # keras.layers.GRU/LSTM drop use_cudnn and implementation from their
+    # configs; ours keep them, so a reloaded layer makes the same choices.
     assert ours.pop("use_cudnn", "auto") == "auto"
+    assert ours.pop("implementation", 2) == 2
     assert ours == ref
 
 
@@ -148,6 +149,8 @@ IMPLEMENTATIONS = [
     (GRU, {"activation": "relu"}, "fused", "fused", "fused"),
     (GRU, {"recurrent_activation": "tanh"}, "fused", "fused", "fused"),
     (GRU, {"recurrent_dropout": 0.2}, "fused", "fused", "generic"),
+    (GRU, {"implementation": 1}, "cudnn", "fused", "fused"),
+    (GRU, {"implementation": 1, "dropout": 0.2}, "cudnn", "fused", "generic"),
     (GRU, {"unroll": True}, "generic", "generic", "generic"),
     (GRU, {"activation": "softplus"}, "generic", "generic", "generic"),
     (LSTM, {}, "cudnn", "fused", "fused"),
@@ -156,6 +159,7 @@ IMPLEMENTATIONS = [
     (LSTM, {"activation": "sigmoid"}, "fused", "fused", "fused"),
     (LSTM, {"recurrent_activation": "hard_sigmoid"}, "generic", "generic", "generic"),
     (LSTM, {"recurrent_dropout": 0.2}, "fused", "fused", "generic"),
+    (LSTM, {"implementation": 1, "dropout": 0.2}, "cudnn", "fused", "generic"),
     (LSTM, {"unroll": True}, "generic", "generic", "generic"),
     (ElmanRNN, {}, "fused", "fused", "fused"),
     (ElmanRNN, {"activation": "relu", "dropout": 0.2}, "fused", "fused", "fused"),
@@ -319,11 +323,13 @@ NON_DEFAULT = {
                     kernel_regularizer="l2", recurrent_constraint="non_neg"),
     GRUCell: dict(recurrent_activation="hard_sigmoid", reset_after=False, bias_initializer="ones",
                   recurrent_dropout=0.2, seed=4),
-    LSTMCell: dict(unit_forget_bias=False, activation="sigmoid", bias_regularizer="l1", dropout=0.3),
+    LSTMCell: dict(unit_forget_bias=False, activation="sigmoid", bias_regularizer="l1", dropout=0.3,
+                   implementation=1),
     ElmanRNN: dict(return_sequences=True, go_backwards=True, activation="linear", seed=5,
                    activity_regularizer="l2"),
     GRU: dict(reset_after=False, return_state=True, stateful=True, unroll=True,
-              zero_output_for_mask=True, recurrent_initializer="glorot_normal"),
+              zero_output_for_mask=True, recurrent_initializer="glorot_normal",
+              implementation=1, use_cudnn=False),
     LSTM: dict(unit_forget_bias=False, return_sequences=True, recurrent_dropout=0.1,
                kernel_constraint="unit_norm", trainable=False),
 }
@@ -408,3 +414,150 @@ def test_layer_errors_name_the_layer(cls):
         cls(0)
     with pytest.raises(ValueError, match=re.escape(f"{name} received activation='tanhh'")):
         cls(4, activation="tanhh")
+
+
+# --- Keras' `implementation` ----------------------------------------------
+
+GATED = [GRU, LSTM, GRUCell, LSTMCell]
+
+
+@pytest.mark.parametrize("implementation", [0, 1, 2])
+@pytest.mark.parametrize("cls", GATED)
+def test_implementation_is_accepted_and_in_config(cls, implementation):
+    layer = cls(4, implementation=implementation)
+    cell = getattr(layer, "cell", layer)
+    # Stored on the cell, as Keras does; the layer forwards it.
+    assert cell.implementation == layer.implementation == implementation
+    assert layer.get_config()["implementation"] == implementation
+    assert cls.from_config(layer.get_config()).implementation == implementation
+
+
+@pytest.mark.parametrize("cls", GATED)
+def test_recurrent_dropout_sets_implementation_1(cls):
+    # As keras.layers.GRUCell/LSTMCell: per-gate recurrent masks need mode 1.
+    layer = cls(4, recurrent_dropout=0.2, implementation=2)
+    assert layer.implementation == 1 and layer.get_config()["implementation"] == 1
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM])
+def test_keras_config_with_implementation_loads(cls):
+    # Keras leaves implementation out of its configs, but its own tests load
+    # one that has it (the legacy 0); ours and the built-in read each other's.
+    config = BUILT_IN[cls](4).get_config()
+    for implementation in (0, 1):
+        config["implementation"] = implementation
+        assert cls.from_config(config).implementation == implementation
+    ours = cls(4, implementation=1, use_cudnn=False).get_config()
+    assert BUILT_IN[cls].from_config(ours).cell.implementation == 1
+
+
+@pytest.mark.parametrize("value", [3, -1, "2", True, None])
+@pytest.mark.parametrize("cls", GATED)
+def test_implementation_rejects_other_values(cls, value):
+    name = cls.__name__
+    message = (
+        f"{name} received implementation={value!r}. Expected 2 (the default: one matmul "
+        "for all gates, one dropout mask), 1 (one matmul and one dropout mask per gate) "
+        f"or 0 (a legacy value, run as 2), e.g. {name}(units=32, implementation=1)."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        cls(4, implementation=value)
+
+
+@pytest.mark.parametrize("cls, ref", [(ElmanRNN, keras.layers.SimpleRNN), (ElmanCell, keras.layers.SimpleRNNCell)])
+@pytest.mark.parametrize("argument", ["implementation", "use_cudnn"])
+def test_elman_rejects_what_simple_rnn_rejects(cls, ref, argument):
+    # keras.layers.SimpleRNN has neither argument: the base Layer rejects it.
+    with pytest.raises(ValueError) as keras_error:
+        ref(4, **{argument: 1})
+    expected = str(keras_error.value).replace(ref.__name__, cls.__name__)
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        cls(4, **{argument: 1})
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM])
+def test_per_gate_dropout_trains_in_the_generic_loop(fused_calls, cls):
+    # Mode 1 masks each gate's inputs apart, which the fused loop cannot.
+    layer = cls(3, implementation=1, dropout=0.3, seed=1)
+    inputs = random_inputs(2, 4, 3)
+    layer(inputs, training=True)
+    assert fused_calls == []
+    layer(inputs, training=False)
+    assert fused_calls == [FUSED_LOOP[cls]]
+
+
+# --- `use_cudnn` only where there is a cuDNN path -------------------------
+
+
+def test_elman_rnn_has_no_use_cudnn():
+    # keras.layers.Bidirectional copies `use_cudnn` when a layer has one.
+    assert not hasattr(ElmanRNN(4), "use_cudnn")
+    assert "use_cudnn" not in ElmanRNN(4).get_config()
+
+
+@pytest.mark.parametrize("cls", [GRU, LSTM])
+@pytest.mark.parametrize("use_cudnn", ["auto", True, False])
+def test_gated_layers_keep_use_cudnn(cls, use_cudnn):
+    layer = cls(4, use_cudnn=use_cudnn)
+    assert layer.use_cudnn == use_cudnn
+    assert cls.from_config(layer.get_config()).use_cudnn == use_cudnn
+    bidirectional = keras.layers.Bidirectional(layer)
+    assert bidirectional.forward_layer.use_cudnn == bidirectional.backward_layer.use_cudnn == use_cudnn
+
+
+def test_bidirectional_elman_rnn_builds_and_round_trips():
+    layer = keras.layers.Bidirectional(ElmanRNN(4, return_sequences=True))
+    inputs = random_inputs(2, 5, 3)
+    outputs = layer(inputs)
+    assert tuple(outputs.shape) == (2, 5, 8)
+    assert not hasattr(layer.forward_layer, "use_cudnn")
+    revived = keras.layers.deserialize(keras.layers.serialize(layer))
+    revived.build(inputs.shape)
+    revived.set_weights(layer.get_weights())
+    assert type(revived.backward_layer) is ElmanRNN
+    assert revived.get_config() == layer.get_config()
+    np.testing.assert_allclose(revived(inputs), outputs, rtol=1e-6, atol=1e-6)
+
+
+# --- Documentation --------------------------------------------------------
+
+
+def _documented_arguments(cls):
+    """`{argument: its description}` from the `Args:` section of `cls`'s docstring."""
+    section = cls.__doc__.split("\n    Args:\n")[1].split("\n\n")[0]
+    entries = re.split(r"\n        (?=\*{0,2}\w+: )", "\n" + section)
+    return {
+        entry.split(":")[0].strip(): " ".join(entry.split(":", 1)[1].split())
+        for entry in entries if entry.strip()
+    }
+
+
+def _defaults(cls):
+    """`{argument: default}` of every constructor argument of `cls`, `units` first."""
+    cell_class = cls if cls in CELLS else cls.cell_class
+    defaults = {"units": None}
+    for klass in reversed(cell_class.__mro__[: cell_class.__mro__.index(base.RecurrentCell) + 1]):
+        defaults.update(_constructor_defaults(klass))
+    if cls in LAYERS:
+        defaults.update(_constructor_defaults(base.RecurrentLayer))
+        # Taken through **kwargs: by the base Layer, and by the layer when
+        # it has a cuDNN path.
+        defaults["activity_regularizer"] = None
+        if cls.cudnn_capable:
+            defaults["use_cudnn"] = "auto"
+    return defaults
+
+
+def _quoted(value):
+    return f'`"{value}"`' if isinstance(value, str) else f"`{value!r}`"
+
+
+@pytest.mark.parametrize("cls", [*LAYERS, *CELLS])
+def test_every_argument_is_documented_with_its_default(cls):
+    # As keras.layers.GRU's docstring: each argument, each default, no lumping.
+    documented, defaults = _documented_arguments(cls), _defaults(cls)
+    assert set(documented) == {*defaults, "**kwargs"}
+    for name, default in defaults.items():
+        if name != "units":
+            assert f"Default: {_quoted(default)}" in documented[name], f"{cls.__name__}({name}=...)"
+    assert "\n    Example:\n    >>> " in cls.__doc__

@@ -151,8 +151,8 @@ def test_stacked_cells_match_keras(cell_parity, ours, ref):
 # --- Dropout --------------------------------------------------------------
 
 # (dropout kwargs, traced, padding mask). Gated cells draw one mask per
-# gate for inputs and state once recurrent dropout is on: the fused loops
-# apply them per gate block.
+# gate for inputs and state once recurrent dropout is on (Keras'
+# implementation=1): the generic loop applies them per gate block.
 DROPOUT_CASES = {
     "inputs": ({"dropout": 0.3}, False, None),
     "inputs_traced": ({"dropout": 0.3}, True, None),
@@ -213,3 +213,67 @@ def test_fixed_weights_with_mask(name):
     inputs = np.arange(2 * 3 * 2).reshape(2, 3, 2).astype("float32") / 10
     mask = np.array([[True, True, True], [True, True, False]])
     np.testing.assert_allclose(layer(inputs, mask=mask), np.array(PINNED[name]), atol=1e-5)
+
+
+# --- Integer inputs -------------------------------------------------------
+
+# The layer kwargs that select each loop on a CPU (ours and the built-in alike).
+LOOPS = {"fused": {}, "generic": {"activation": "softplus"}}
+
+
+def _integer_inputs():
+    return (np.arange(2 * 4 * 3).reshape(2, 4, 3) % 5 - 2).astype("int64")
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("ours, ref", _pairs(LAYER_PAIRS))
+def test_integer_inputs_match_keras(ours, ref, return_sequences, loop):
+    # The built-ins compute integer inputs in their compute dtype.
+    kwargs = {"return_sequences": return_sequences, **LOOPS[loop]}
+    ours, ref = ours(4, **kwargs), ref(4, **kwargs)
+    assert ours.implementation_for(gpu=False) == loop
+    inputs = _integer_inputs()
+    ours.build(inputs.shape)
+    ref.build(inputs.shape)
+    ours.set_weights(ref.get_weights())
+    outputs = ours(inputs)
+    assert outputs.dtype == ref(inputs).dtype == "float32"
+    np.testing.assert_allclose(outputs, ref(inputs), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("ours, ref", _pairs(LAYER_PAIRS))
+def test_integer_inputs_in_functional_model_match_keras(ours, ref):
+    # Traced: the fused loop's TensorArrays take the dtype of their inputs.
+    def model(recurrent):
+        inputs = keras.Input((4, 3), dtype="int32")
+        return keras.Model(inputs, recurrent(4, return_sequences=True)(inputs))
+
+    ours, ref = model(ours), model(ref)
+    ours.set_weights(ref.get_weights())
+    inputs = _integer_inputs().astype("int32")
+    np.testing.assert_allclose(
+        ours.predict(inputs, verbose=0), ref.predict(inputs, verbose=0), rtol=1e-5, atol=1e-5
+    )
+
+
+# --- Keras' `implementation` ----------------------------------------------
+
+
+@pytest.mark.parametrize("implementation", [0, 1, 2])
+@pytest.mark.parametrize("ours, ref", _pairs(LAYER_PAIRS, GATED))
+def test_each_implementation_matches_keras(case_parity, ours, ref, implementation):
+    # Without dropout the modes differ only in how the matmuls are split.
+    case_parity(ours, ref, ({"implementation": implementation, "return_state": True}, {}, "fused"))
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
+@pytest.mark.parametrize("ours, ref", _pairs(LAYER_PAIRS, GATED))
+def test_implementation_1_dropout_matches_keras(dropout_parity, ours, ref, traced):
+    # Mode 1 draws one input mask per gate: a seeded layer drops the units
+    # the built-in drops only if it draws the same number of masks. The
+    # built-ins need use_cudnn=False here: Keras 3.15 applies the list of
+    # per-gate masks to the whole sequence before it tries cuDNN, and fails
+    # to broadcast it, even on a CPU. Ours take the generic loop instead.
+    kwargs = {"dropout": 0.3, "implementation": 1, "use_cudnn": False}
+    dropout_parity(ours, ref, kwargs, traced=traced)

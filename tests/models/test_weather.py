@@ -153,7 +153,8 @@ def zero_head(model):
 @pytest.mark.parametrize(
     "build",
     [
-        lambda n: build_weather_model(num_features=3, units=4, target_index=1, normalizer=n),
+        lambda n: build_weather_model(num_features=3, units=4, target_index=1, normalizer=n,
+                                      residual=False),
         lambda n: build_linear_model(num_features=3, sequence_length=6, target_index=1, normalizer=n),
         lambda n: build_dense_model(num_features=3, sequence_length=6, units=4, target_index=1,
                                     normalizer=n),
@@ -175,7 +176,7 @@ def test_zero_head_forecasts_each_targets_mean():
     rows = train_rows()
     model = zero_head(
         build_weather_model(num_features=3, units=4, target_index=[2, 0], horizons=[1, 6],
-                            normalizer=adapted_normalizer(rows))
+                            normalizer=adapted_normalizer(rows), residual=False)
     )
     expected = np.broadcast_to(rows.mean(axis=0)[[2, 0]], (2, 2, 2))
     np.testing.assert_allclose(model(windows()), expected, rtol=1e-5)
@@ -249,11 +250,12 @@ def test_check_windows_errors(shape, message):
 
 
 def test_residual_forecasts_the_change_from_the_last_value():
-    # With a zero head, a residual model is the naive forecast, in the data's units.
+    # With a zero head, a residual model (the default) is the naive forecast,
+    # in the data's units.
     rows = train_rows()
     model = zero_head(
         build_weather_model(num_features=3, units=4, target_index=1, horizons=[1, 6],
-                            residual=True, normalizer=adapted_normalizer(rows))
+                            normalizer=adapted_normalizer(rows))
     )
     x = windows()
     expected = np.repeat(x[:, -1:, 1:2], 2, axis=1)

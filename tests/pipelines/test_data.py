@@ -1,9 +1,12 @@
 import hashlib
+import os
+import re
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from pipelines import data
 from pipelines.data import CHECKSUMS, data_dir, fetch, find, verify
 
 CONTENT = b"hello\n"
@@ -35,6 +38,15 @@ def test_verify_sha256_and_git_blob(tmp_path):
         verify(path, git_blob_sha1="0" * 40)
 
 
+def test_verify_a_file_in_a_zip(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner/hello.txt", CONTENT)
+    assert verify(archive, sha256=SHA256, git_blob_sha1=GIT_BLOB, member="inner/hello.txt") == archive
+    with pytest.raises(ValueError, match=rf"inner/hello.txt in {archive} has sha256 {SHA256}, expected 0{{64}}"):
+        verify(archive, sha256="0" * 64, member="inner/hello.txt")
+
+
 def test_fetch_finds_a_known_file_in_its_subfolder(data_home, monkeypatch):
     monkeypatch.setitem(CHECKSUMS, "sub/hello.txt", ("sha256", SHA256))
     (data_home / "sub").mkdir(parents=True)
@@ -46,28 +58,71 @@ def test_fetch_finds_a_known_file_in_its_subfolder(data_home, monkeypatch):
         fetch("hello.txt", url="file:///nowhere")
 
 
-def test_fetch_downloads_into_the_data_dir(data_home, tmp_path):
+@pytest.mark.parametrize("filename", ["hello.txt", "sub/hello.txt"])
+def test_fetch_downloads_into_the_data_dir(data_home, tmp_path, filename, capsys):
+    # The data directory does not exist yet: keras.utils.get_file would then
+    # save into /tmp/.keras, where `find` never looks.
     source = tmp_path / "remote.txt"
     source.write_bytes(CONTENT)
-    path = fetch("hello.txt", url=source.as_uri(), sha256=SHA256)
-    assert path == data_home / "hello.txt" and path.read_bytes() == CONTENT
+    path = fetch(filename, url=source.as_uri(), sha256=SHA256)
+    assert path == data_home / filename and path.read_bytes() == CONTENT
+    # Downloaded by keras.utils.get_file, which says so before its progress bar.
+    assert f"Downloading data from {source.as_uri()}" in capsys.readouterr().out
     # No temporary file is left next to it.
-    assert [p.name for p in data_home.iterdir()] == ["hello.txt"]
+    assert [p.name for p in path.parent.iterdir()] == ["hello.txt"]
+    # Found there next time, without downloading.
+    source.unlink()
+    assert fetch(filename, url=source.as_uri(), sha256=SHA256) == path
 
 
-def test_fetch_does_not_keep_a_bad_download(data_home, tmp_path):
+def test_fetch_does_not_keep_a_download_with_a_wrong_sha256(data_home, tmp_path):
     source = tmp_path / "remote.txt"
     source.write_bytes(b"truncated")
-    with pytest.raises(ValueError, match="hello.txt has sha256"):
+    with pytest.raises(ValueError) as error:
         fetch("hello.txt", url=source.as_uri(), sha256=SHA256)
+    assert str(error.value) == (
+        f"hello.txt downloaded from {source.as_uri()} has not the expected sha256 {SHA256}: the download is "
+        "corrupt or the file changed at its source, and was deleted. Try again, or: Download it elsewhere and "
+        f"put it at {data_home / 'hello.txt'} (or set KERASSEQ_DATA_DIR to the directory that holds it), or "
+        "pass its path."
+    )
     assert list(data_home.iterdir()) == []
 
 
-def test_fetch_without_network_says_where_to_put_the_file(data_home, tmp_path):
-    with pytest.raises(FileNotFoundError, match=rf"hello.txt is not in the data directory and could not be "
-                                                rf"downloaded from file://.*put it at {data_home / 'hello.txt'}"):
-        fetch("hello.txt", url=(tmp_path / "missing").as_uri())
+def test_fetch_does_not_keep_a_download_with_a_wrong_git_blob(data_home, tmp_path):
+    source = tmp_path / "remote.txt"
+    source.write_bytes(b"truncated")
+    with pytest.raises(ValueError, match=rf"{data_home / 'hello.txt'} has git_blob_sha1 [0-9a-f]{{40}}, "
+                                         rf"expected {GIT_BLOB}"):
+        fetch("hello.txt", url=source.as_uri(), git_blob_sha1=GIT_BLOB)
     assert list(data_home.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "file:///nowhere/hello.txt"])
+def test_fetch_without_network_says_where_to_put_the_file(data_home, url):
+    began = time.monotonic()
+    with pytest.raises(FileNotFoundError) as error:
+        fetch("hello.txt", url=url)
+    # Nothing listens on the discard port: refused at once, not timed out.
+    assert time.monotonic() - began < 10
+    message = str(error.value)
+    assert message.startswith(f"hello.txt is not in the data directory and could not be downloaded from {url} (")
+    assert message.endswith(
+        f"). Download it elsewhere and put it at {data_home / 'hello.txt'} (or set KERASSEQ_DATA_DIR to the "
+        "directory that holds it), or pass its path."
+    )
+    assert list(data_home.iterdir()) == []
+
+
+def test_fetch_does_not_download_into_a_read_only_data_dir(data_home, monkeypatch):
+    # As os.access answers for a read-only directory; a chmod would not do
+    # when the tests run as root, who may write anywhere.
+    data_home.mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(FileNotFoundError, match=rf"hello.txt is not in the data directory and cannot be "
+                                                rf"downloaded from file:///nowhere: {data_home} is not "
+                                                rf"writable\. Download it elsewhere and put it at "):
+        fetch("hello.txt", url="file:///nowhere")
 
 
 def test_fetch_checks_a_given_path_by_its_name(tmp_path, monkeypatch):
@@ -88,6 +143,30 @@ def test_known_checksums_match_the_shared_files(name, data_file):
     assert fetch(Path(name).name, url="file:///nowhere", path=path) == path
 
 
-def test_known_checksums_cover_the_data_readme():
-    assert data.CHECKSUMS["jena/jena_climate_2009_2016.hourly-6cols.csv.gz"][1].startswith("f49f94ef")
-    assert len([k for k, (kind, _) in CHECKSUMS.items() if kind == "sha256"]) == 8
+def readme_checksums(text):
+    """Returns {file: sha256 of the stored file} from the data README.
+
+    The files are those of the README's first table; a SHA-256 (64 hex
+    digits) belongs to the last file named before it or on its line, unless
+    the line gives it for the raw (uncompressed) content.
+    """
+    listed = re.findall(r"^\| `([^`]+)` \|", text.split("\n---\n")[0], flags=re.M)
+    found, current = {}, None
+    for line in text.splitlines():
+        current = next((name for name in re.findall(r"`([^`]+)`", line) if name in listed), current)
+        for digest in re.findall(r"\b[0-9a-f]{64}\b", line):
+            if not re.search(r"raw|uncompressed", line):
+                found.setdefault(current, []).append(digest)
+    return listed, found
+
+
+def test_known_checksums_cover_the_data_readme(data_file):
+    text = data_file("README.md").read_text()
+    listed, found = readme_checksums(text)
+    # Every file of the table has one checksum, or the README's format changed.
+    assert len(listed) >= 8 and sorted(found) == sorted(listed), (listed, found)
+    for name, digests in found.items():
+        assert digests == [CHECKSUMS[name][1]] and CHECKSUMS[name][0] == "sha256", name
+    # The full Jena CSV, not in the shared data, is known by the git blob id the README gives.
+    assert CHECKSUMS["jena_climate_2009_2016.csv"] == ("git_blob_sha1", "3dc17139ed8afe4f693b3b88cbdd6e3a69e2de0c")
+    assert "3dc17139ed8afe4f693b3b88cbdd6e3a69e2de0c" in text

@@ -42,6 +42,27 @@ def test_load_csv_reads_gzip_and_zip_with_macos_entries(tmp_path):
     pd.testing.assert_frame_equal(load_csv(archive, time_column="time"), expected)
 
 
+@pytest.mark.parametrize("content", [b"", b"\n\n", gzip.compress(b"")], ids=["empty", "blank", "empty-gz"])
+def test_load_csv_empty_file_names_the_file(tmp_path, content):
+    path = tmp_path / ("w.csv.gz" if content.startswith(b"\x1f\x8b") else "w.csv")
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as error:
+        load_csv(path, time_column="time")
+    assert str(error.value) == (
+        f"{path.name} is empty: load_csv() needs a header row naming the columns, then rows of values. "
+        "An interrupted download or export leaves an empty file: make or fetch it again, or pass another path."
+    )
+
+
+def test_load_csv_header_without_rows(tmp_path):
+    with pytest.raises(ValueError) as error:
+        load_csv(write(tmp_path, []), time_column="time")
+    assert str(error.value) == (
+        "w.csv has a header but no rows. load_csv() needs at least one row of values: make or fetch the "
+        "file again, or pass another path."
+    )
+
+
 def test_load_csv_time_format(tmp_path):
     path = write(tmp_path, ["01.02.2009 00:10:00,1,2", "01.02.2009 00:20:00,3,4"])
     df = load_csv(path, time_column="time", time_format="%d.%m.%Y %H:%M:%S")

@@ -1,3 +1,4 @@
+import hashlib
 import shutil
 import zipfile
 
@@ -75,21 +76,46 @@ def test_load_jena_default_prefers_the_full_file_and_checks_it(tmp_path, monkeyp
         load_jena()
 
 
-def test_load_jena_extracts_and_checks_the_zip(tmp_path, monkeypatch):
+def git_blob_sha1(data):
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_load_jena_reads_the_zip_in_place_and_checks_its_csv(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path))
-    with zipfile.ZipFile(tmp_path / "jena_climate_2009_2016.csv.zip", "w") as z:
-        z.writestr("jena_climate_2009_2016.csv", "Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n")
-    with pytest.raises(ValueError, match="git_blob_sha1"):
+    text = b"Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n01.01.2009 00:20:00,2.0\n"
+    # As Keras' archive, made on macOS: the CSV and its __MACOSX/ resource fork.
+    with zipfile.ZipFile(tmp_path / "jena_climate_2009_2016.csv.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("jena_climate_2009_2016.csv", text)
+        z.writestr("__MACOSX/._jena_climate_2009_2016.csv", "resource fork")
+    with pytest.raises(ValueError, match=r"jena_climate_2009_2016.csv in .*jena_climate_2009_2016.csv.zip has "
+                                         r"git_blob_sha1 [0-9a-f]{40}, expected 3dc17139"):
         load_jena()
-    # A CSV that fails its check is not left behind to be found next time.
+    monkeypatch.setitem(weather.CHECKSUMS, "jena_climate_2009_2016.csv", ("git_blob_sha1", git_blob_sha1(text)))
+    df = load_jena()
+    assert df["T (degC)"].tolist() == [1.0, 2.0] and df.attrs["source"] == "jena_climate_2009_2016.csv.zip"
+    # Nothing extracted: only the archive is in the data directory.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jena_climate_2009_2016.csv.zip"]
+
+
+def test_load_jena_rejects_a_zip_without_the_csv(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path))
+    archive = tmp_path / "jena_climate_2009_2016.csv.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("other.csv", "Date Time,T (degC)\n")
+    with pytest.raises(ValueError) as error:
+        load_jena()
+    assert str(error.value) == (
+        f"{archive} holds no jena_climate_2009_2016.csv: it is not Keras' Jena archive. Delete it, or put "
+        f"jena_climate_2009_2016.csv itself in {tmp_path}."
+    )
 
 
 def test_load_jena_without_network_says_where_to_put_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(weather, "JENA_URL", (tmp_path / "nowhere.zip").as_uri())
     target = tmp_path / "data" / "jena_climate_2009_2016.csv.zip"
-    with pytest.raises(FileNotFoundError, match=f"could not be downloaded .* put it at {target}"):
+    with pytest.raises(FileNotFoundError, match=f"jena_climate_2009_2016.csv.zip is not in the data directory "
+                                                f"and could not be downloaded from file://.* put it at {target}"):
         load_jena()
     assert list((tmp_path / "data").iterdir()) == []
 

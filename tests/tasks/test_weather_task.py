@@ -1,5 +1,6 @@
 """Tests for `WeatherTask`: columns, splits, normalization, datasets, metrics."""
 
+import json
 import re
 
 import numpy as np
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from kerasseq.tasks.weather import WeatherConfig
+from kerasseq.validation import ArgumentError
 from kerasseq.tasks.weather import WeatherTask
 
 NUM_ROWS = 240  # train 120, val 60, test 60 rows
@@ -115,7 +117,7 @@ def test_evaluate_naive_matches_numpy():
 def test_fit_trains_and_skips_models_without_weights():
     task = synthetic_task(units=4)
     history, seconds = task.fit(task.build_model(), verbose=0)
-    assert len(history.history["loss"]) == 1 and seconds > 0
+    assert len(history["loss"]) == 1 and seconds > 0
     assert task.fit(task.build_baselines()["naive"], verbose=0) == (None, 0.0)
 
 
@@ -132,20 +134,27 @@ def test_predict_stretch_lines_up_forecasts_with_truth():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"target": "nope"}, "--target 'nope' is not a column of synthetic.csv. Columns: ['a', 'temp', 'b']."),
-        ({"features": ["a", "zzz"]}, "--features names ['zzz'], which synthetic.csv does not have. "
-                                     "Columns: ['a', 'temp', 'b']."),
+        ({"target": "nope"}, "WeatherTask received target='nope', which is not a column of "
+                             "synthetic.csv. Columns: ['a', 'temp', 'b']."),
+        ({"features": ["a", "zzz"]}, "WeatherTask received features=['a', 'zzz']; ['zzz'] are not "
+                                     "columns of synthetic.csv. Columns: ['a', 'temp', 'b']."),
     ],
 )
 def test_unknown_columns(overrides, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ArgumentError, match=re.escape(message)) as error:
         synthetic_task(**overrides)
+    assert error.value.argument == next(iter(overrides))
 
 
 def test_config_json_round_trip():
     config = WeatherConfig(data="jena", horizons=["1h", "24h"], units=8)
-    values = config.to_json()
-    assert WeatherConfig.from_json({**values, "out": "runs/x", "overwrite": False}) == config
+    values = json.loads(json.dumps(config.to_json()))
+    assert WeatherConfig.from_json(values) == config
+    # A key the config does not know is an error that names it, not dropped.
+    with pytest.raises(ArgumentError, match=re.escape(
+            "WeatherConfig received unknown option(s) ['unit']. Known options: [")) as error:
+        WeatherConfig.from_json({**values, "unit": 8})
+    assert error.value.argument == "unit"
 
 
 def test_jena_naive_baseline_matches_deep_learning_with_python(data_file, monkeypatch):
@@ -188,10 +197,10 @@ def test_seeds_make_runs_reproducible():
     for _ in range(2):
         model = task.build_model()
         history, _ = task.fit(model, verbose=0)
-        histories.append(history.history["loss"])
+        histories.append(history["loss"])
     assert histories[0] == histories[1]
     other, _ = task.fit(task.build_model(seed=6), seed=6, verbose=0)
-    assert other.history["loss"] != histories[0]
+    assert other["loss"] != histories[0]
 
 
 def test_shuffle_follows_the_seed():

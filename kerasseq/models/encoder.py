@@ -1,0 +1,96 @@
+"""`recurrent_encoder`: stacked kerasseq recurrent layers, shared by every task's head."""
+
+import keras
+
+from kerasseq import layers
+from kerasseq.validation import check_one_of
+from kerasseq.validation import check_positive_int
+from kerasseq.validation import check_rate
+
+# Named cells; "gru_reset_before" is the course-notes GRU (reset gate
+# applied to h before the recurrent matrix product).
+CELLS = {
+    "elman": (layers.ElmanRNN, {}),
+    "gru": (layers.GRU, {}),
+    "gru_reset_before": (layers.GRU, {"reset_after": False}),
+    "lstm": (layers.LSTM, {}),
+}
+
+
+def recurrent_encoder(
+    inputs,
+    *,
+    cell="gru",
+    units=32,
+    depth=1,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    bidirectional=False,
+    return_sequences=False,
+    owner="recurrent_encoder",
+):
+    """Runs `depth` stacked recurrent layers over `inputs`.
+
+    Every layer but the last returns sequences; the last returns them only
+    with `return_sequences=True` (for attention and language-model heads).
+    Layers are named `{cell}_{i}` (`rnn_{i}` for a cell instance) and
+    `bidirectional_{i}` when wrapped.
+
+    Args:
+        inputs: a tensor `(batch, timesteps, features)`.
+        cell: "elman", "gru", "gru_reset_before", "lstm" (see `CELLS`), or a
+            recurrent cell instance, copied for each layer.
+        units: hidden units per layer.
+        depth: number of stacked layers.
+        dropout: dropout rate of each layer's inputs.
+        recurrent_dropout: dropout rate of each layer's recurrent state.
+        bidirectional: wrap each layer in `keras.layers.Bidirectional`
+            (outputs of both directions concatenated).
+        return_sequences: whether the last layer returns every step.
+        owner: the caller, named in errors.
+
+    Returns:
+        The last layer's output: `(batch, units)`, or `(batch, timesteps,
+        units)` with `return_sequences`; `2 * units` features when
+        bidirectional.
+
+    Example:
+    >>> x = keras.Input((10, 3))
+    >>> recurrent_encoder(x, cell="lstm", units=8, depth=2).shape
+    (None, 8)
+    >>> recurrent_encoder(x, units=4, bidirectional=True, return_sequences=True).shape
+    (None, 10, 8)
+    """
+    units = check_positive_int("units", units, owner=owner, example=f"{owner}(..., units=32)")
+    depth = check_positive_int("depth", depth, owner=owner, example=f"{owner}(..., depth=2)")
+    dropout = check_rate("dropout", dropout, owner=owner)
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout, owner=owner)
+    if isinstance(cell, str):
+        check_one_of("cell", cell, list(CELLS), owner=owner)
+        layer_class, options = CELLS[cell]
+
+        def make_layer(sequences, i):
+            return layer_class(
+                units, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                return_sequences=sequences, name=f"{cell}_{i}", **options,
+            )
+    elif isinstance(cell, keras.layers.Layer) and hasattr(cell, "state_size"):
+        config = cell.get_config()
+
+        def make_layer(sequences, i):
+            return keras.layers.RNN(
+                cell.__class__.from_config({**config, "name": None}),
+                return_sequences=sequences, name=f"rnn_{i}",
+            )
+    else:
+        raise ValueError(
+            f"{owner} received cell={cell!r}. Expected one of {list(CELLS)} or a "
+            "recurrent cell instance such as kerasseq.layers.GRUCell(32)."
+        )
+    x = inputs
+    for i in range(depth):
+        layer = make_layer(return_sequences or i < depth - 1, i)
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
+        x = layer(x)
+    return x

@@ -1,0 +1,226 @@
+"""`Task`: the contract every kerasseq task (weather, sentiment, lm, ...) fulfils.
+
+A task owns its configuration (a `TaskConfig` dataclass whose fields are
+the task's options: keyword arguments in Python, flags on the command
+line), its data and splits, its model and baselines, training, evaluation,
+report and plots. `kerasseq.runs` (run directories, resume, ensembles), the
+`kerasseq` command, tuning and export speak to `Task` only, so a new task is
+a new module with a registered subclass and nothing else.
+"""
+
+import abc
+import dataclasses
+
+from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_positive_int
+
+
+def option(default, *, help, group="model", flag=None, parse=None, choices=None, repeat=False):
+    """A configuration field that is also a command-line option.
+
+    Args:
+        default: the default value; a list is copied for each config.
+        help: one line for `--help`.
+        group: the `--help` section: "data", "model" or "training".
+        flag: the flag, if not `--` and the field's name with dashes.
+        parse: converts one flag value (e.g. a comma-separated list).
+        choices: the values allowed.
+        repeat: the flag may be given several times; values are collected.
+
+    Returns:
+        A `dataclasses.field`.
+
+    Example:
+    >>> @dataclasses.dataclass
+    ... class ToyConfig(TaskConfig):
+    ...     units: int = option(8, help="hidden units")
+    >>> ToyConfig().units
+    8
+    """
+    metadata = dict(help=help, group=group, flag=flag, parse=parse, choices=choices, repeat=repeat)
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """Options every task has; a task's config subclasses this dataclass.
+
+    Saved as a run's `config.json`. Field names are the keywords of the
+    task's builders and the flags of `kerasseq train TASK` (`batch_size`
+    is `--batch-size`).
+    """
+
+    epochs: int = option(30, group="training", help="most training epochs")
+    batch_size: int = option(64, group="training", help="windows or examples per batch")
+    patience: int = option(5, group="training",
+                           help="epochs without a better validation figure before stopping")
+    seed: int = option(0, group="training", help="seed of the weights, shuffle and dropout")
+    ensemble: int = option(1, group="training",
+                           help="train N models from seeds SEED..SEED+N-1 and average them")
+
+    def to_json(self):
+        """The fields as a JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, values):
+        """A config from `values` (e.g. a loaded `config.json`); fields not
+        given take their defaults, and an unknown key is an error."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ArgumentError(
+                unknown[0],
+                f"{cls.__name__} received unknown option(s) {unknown}. Known options: {known}.",
+            )
+        defaults = cls()
+        # JSON has no tuples: fields whose default is one get theirs back.
+        return cls(**{k: tuple(v) if isinstance(getattr(defaults, k), tuple) and isinstance(v, list)
+                      else v for k, v in values.items()})
+
+    @classmethod
+    def options(cls):
+        """`{field name: (flag, metadata)}` for every field, in order."""
+        return {
+            f.name: (f.metadata.get("flag") or "--" + f.name.replace("_", "-"), f.metadata)
+            for f in dataclasses.fields(cls)
+        }
+
+
+class Task(abc.ABC):
+    """Base of every task: data, models, training and evaluation of one config.
+
+    Subclasses set `config_class` (a `TaskConfig` subclass) and implement
+    `dataset` and `build_model`; everything else has a default that works
+    for a compiled Keras model: `fit` trains with early stopping on
+    `monitor`, `evaluate` reports the compiled metrics per split.
+    Register a subclass with `kerasseq.tasks.register(name)`.
+
+    Args:
+        config: a `config_class` instance, or a dict of its fields.
+
+    Example:
+    >>> task = kerasseq.tasks.get("weather")({"data": "nyc"})  # doctest: +SKIP
+    >>> model = task.build_model()  # doctest: +SKIP
+    >>> task.fit(model)  # doctest: +SKIP
+    >>> task.evaluate(model)  # doctest: +SKIP
+    """
+
+    name = None
+    config_class = TaskConfig
+    # The logged figure that picks the best epoch: early stopping, the
+    # checkpoint kept as model.keras, the ensemble members' best weights.
+    monitor = "val_loss"
+    # Builder and loader keywords that a config field sets under another
+    # name, so that an error about one names the right option.
+    keywords = {}
+
+    def __init__(self, config):
+        if isinstance(config, dict):
+            config = self.config_class.from_json(config)
+        self.config = config
+        for field in ("epochs", "batch_size", "ensemble"):
+            check_positive_int(field, getattr(config, field), owner=type(self).__name__,
+                               example=f"{field}=3")
+
+    @classmethod
+    def option_for(cls, argument):
+        """The config field an error about keyword `argument` concerns, or None."""
+        options = cls.config_class.options()
+        return argument if argument in options else cls.keywords.get(argument)
+
+    @property
+    def seeds(self):
+        """One seed per ensemble member: `seed`, `seed + 1`, ..."""
+        return [self.config.seed + k for k in range(self.config.ensemble)]
+
+    @property
+    def model_name(self):
+        """The main model's name in metrics and reports."""
+        return "model"
+
+    @abc.abstractmethod
+    def dataset(self, split, *, shuffle=False, seed=None):
+        """The `tf.data.Dataset` of `split` ("train", "val" or "test"), batched."""
+
+    @abc.abstractmethod
+    def build_model(self, *, seed=None):
+        """The configured model, compiled, its weights drawn from `seed`."""
+
+    def build_baselines(self):
+        """Untrained baselines by name, built after the model trains."""
+        return {}
+
+    def fit_baseline(self, name, model, *, verbose=2):
+        """Trains baseline `name`; returns `(history dict or None, seconds)`."""
+        return self.fit(model, verbose=verbose)
+
+    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None):
+        """Trains `model` with early stopping on `monitor` (the best epoch's
+        weights restored) and a halved learning rate on plateaus.
+
+        Args:
+            model: a compiled model of this task.
+            seed: seed of the shuffle and dropout (default: the config's).
+            callbacks: more Keras callbacks.
+            directory: where to keep what a resumed fit needs (see
+                `kerasseq.runs.fit`); None trains without checkpoints.
+            verbose: Keras' verbosity (default: a progress bar on a
+                terminal, one line per epoch otherwise).
+
+        Returns:
+            `(history, seconds)`: the history as a dict of lists over every
+            epoch (also those before a resume), or None for a model with
+            nothing to train.
+        """
+        import keras
+
+        from kerasseq import runs
+
+        if not model.trainable_weights:
+            return None, 0.0
+        seed = self.config.seed if seed is None else seed
+        verbose = runs.default_verbose() if verbose is None else verbose
+        keras.utils.set_random_seed(seed)
+        stop = keras.callbacks.EarlyStopping(
+            monitor=self.monitor, patience=self.config.patience, restore_best_weights=True
+        )
+        # Halving the step size once validation stalls settles the last epochs.
+        slow_down = keras.callbacks.ReduceLROnPlateau(
+            factor=0.5, patience=max(1, self.config.patience // 2), verbose=verbose
+        )
+        return runs.fit(
+            # A new order each epoch, drawn from the seed and the epoch alone,
+            # so that a resumed fit shuffles as the uninterrupted one.
+            model, lambda epoch: self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch)),
+            self.dataset("val"),
+            epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks],
+            directory=directory, monitor=self.monitor, verbose=verbose,
+        )
+
+    def evaluate(self, model, splits=("val", "test")):
+        """`{split: {metric: value}}` of the model's compiled metrics."""
+        return {
+            split: {k: float(v) for k, v in model.evaluate(self.dataset(split), verbose=0,
+                                                           return_dict=True).items()}
+            for split in splits
+        }
+
+    def summary(self):
+        """Facts about the data for `metrics.json` (e.g. the target)."""
+        return {}
+
+    def report(self, results):
+        """The text table `kerasseq train` and `evaluate` print."""
+        from kerasseq import analysis
+
+        return analysis.metrics_table(results)
+
+    def write_plots(self, directory, models, histories):
+        """Writes the run's plots into `directory`; by default the loss curves."""
+        from kerasseq import analysis
+
+        analysis.plot_losses({k: v for k, v in histories.items() if v}, directory / "loss.png")
+
