@@ -178,7 +178,8 @@ def main():
     parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
     parser.add_argument("--tables", default="main,course,horizons")
     parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke tests)")
-    parser.add_argument("--rerun", action="store_true", help="train rows already in the results too")
+    parser.add_argument("--rerun", action="store_true",
+                        help="train the chosen rows again even if the results hold them")
     args = parser.parse_args()
 
     import keras
@@ -194,9 +195,14 @@ def main():
     names = [n for n, (t, _) in CANDIDATES.items()
              if t in tables and (not args.only or n in args.only)]
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    # Rows of an earlier run of the same protocol are kept, and not trained again.
-    done = {r["name"]: r for r in saved.get("rows", [])} if saved.get("protocol", {}).get(
-        "epochs") == PROTOCOL["epochs"] and not args.rerun else {}
+    # Rows of an earlier run of the same protocol are kept, and not trained
+    # again unless --rerun names them.
+    same = saved.get("protocol", {}).get("epochs") == PROTOCOL["epochs"]
+    done = {r["name"]: r for r in saved.get("rows", [])} if same else {}
+    if args.rerun:
+        for name in names:
+            for member in [name, *done.get(name, {}).get("members", [])]:
+                done.pop(member, None)
     frames = {}
     start = time.time()
     trained = 0

@@ -39,21 +39,25 @@ def _add_task_parser(subparsers, task_class):
         epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     config = task_class.config_class()
+    options = task_class.config_class.options()
     groups = {}
-    for field, (flag, meta) in task_class.config_class.options().items():
-        group = groups.get(meta["group"]) or groups.setdefault(
-            meta["group"], parser.add_argument_group(meta["group"]))
+    for group in dict.fromkeys(["data", "model", "training", *(m["group"] for _, m in options.values())]):
+        groups[group] = parser.add_argument_group(group)
+    for field, (flag, meta) in options.items():
         default = getattr(config, field)
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        keywords = dict(dest=field, default=None, help=f"{meta['help']} (default: {shown})")
+        # A None default means "derived"; its help says from what.
+        text = meta["help"] if default is None else f"{meta['help']} (default: {shown})"
+        keywords = dict(dest=field, default=None, help=text)
         if isinstance(default, bool):
             keywords["action"] = argparse.BooleanOptionalAction
         else:
             parse = meta["parse"] or (type(default) if default is not None else str)
-            keywords.update(type=_converter(parse), choices=meta["choices"])
+            keywords.update(type=_converter(parse), choices=meta["choices"],
+                            metavar=None if meta["choices"] else flag[2:].upper().replace("-", "_"))
             if meta["repeat"]:
                 keywords["action"] = "append"
-        group.add_argument(flag, **keywords)
+        groups[meta["group"]].add_argument(flag, **keywords)
     parser.add_argument("--out", required=True, help=f"run directory, e.g. runs/{name}")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
     parser.set_defaults(run=train, task_class=task_class)

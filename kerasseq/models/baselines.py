@@ -109,7 +109,7 @@ def build_seasonal_naive_model(
 
 
 def _flat_model(name, hidden_units, *, num_features, sequence_length, horizons, output_steps,
-                target_index, normalizer, compile, owner):
+                target_index, normalizer, compile, owner, residual=False):
     if sequence_length is None:
         raise ValueError(
             f"{owner} received sequence_length=None. A model on the flattened window "
@@ -121,16 +121,18 @@ def _flat_model(name, hidden_units, *, num_features, sequence_length, horizons, 
     statistics = None
     if normalizer is not None:
         statistics = head.normalizer_statistics(normalizer, inputs.shape[-1], owner=owner)
-    x = keras.layers.Flatten()(head.scale_inputs(inputs, statistics))
+    scaled = head.scale_inputs(inputs, statistics)
+    x = keras.layers.Flatten()(scaled)
     if hidden_units:
         x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
-    outputs = head.forecast_head(x, num_outputs=num_outputs, targets=targets, statistics=statistics)
+    outputs = head.forecast_head(x, num_outputs=num_outputs, targets=targets, statistics=statistics,
+                                 last_values=scaled if residual else None)
     model = keras.Model(inputs, outputs, name=name)
     return head.compile_forecaster(model) if compile else model
 
 
 def build_linear_model(*, num_features, sequence_length, horizons=1, output_steps=1,
-                       target_index=0, normalizer=None, compile=True):
+                       target_index=0, normalizer=None, residual=False, compile=True):
     """A linear forecaster: one dense layer on the flattened, normalized window.
 
     Fit it with `fit_least_squares(model, train_ds)`: the exact best linear
@@ -138,7 +140,10 @@ def build_linear_model(*, num_features, sequence_length, horizons=1, output_step
     slowly.
 
     Args:
-        As in `build_weather_model`; `sequence_length` is required.
+        residual: forecast the change from the last observed target value.
+            The least-squares fit is the same model; a ridge penalty then
+            shrinks it toward the naive forecast instead of toward the mean.
+        Others as in `build_weather_model`; `sequence_length` is required.
 
     Returns:
         A `keras.Model`, compiled unless `compile=False`.
@@ -150,37 +155,41 @@ def build_linear_model(*, num_features, sequence_length, horizons=1, output_step
     return _flat_model(
         "linear", 0, num_features=num_features, sequence_length=sequence_length,
         horizons=horizons, output_steps=output_steps, target_index=target_index,
-        normalizer=normalizer, compile=compile, owner="build_linear_model",
+        normalizer=normalizer, compile=compile, owner="build_linear_model", residual=residual,
     )
 
 
 def _linear_layers(model, owner):
-    """The `Flatten`, `forecast` and (or `None`) `to_units` layers of a linear forecaster."""
+    """The `Flatten`, `forecast` and (or `None`) `to_units` layers of a linear
+    forecaster, and its output before `to_units`."""
     layers = [
         layer for layer in getattr(model, "layers", [])
         if not isinstance(layer, keras.layers.InputLayer)
     ]
-    scales_inputs = bool(layers) and type(layers[0]) is keras.layers.Normalization \
-        and not layers[0].invert
-    to_units = layers[-1] if len(layers) > 1 and type(layers[-1]) is keras.layers.Normalization \
+    kinds = [type(layer) for layer in layers]
+    to_units = layers[-1] if len(layers) > 1 and kinds[-1] is keras.layers.Normalization \
         and layers[-1].invert else None
-    core = layers[scales_inputs:len(layers) - (to_units is not None)]
+    residual = [layer for layer in layers if layer.name == "from_last_value"]
+    allowed = {keras.layers.Flatten: 1, keras.layers.Dense: 1, keras.layers.Reshape: 1,
+               keras.layers.Normalization: 2, WindowValues: 1, keras.layers.Add: 1}
     linear = (
         isinstance(model, keras.Model)
-        and [type(layer) for layer in core]
-        == [keras.layers.Flatten, keras.layers.Dense, keras.layers.Reshape]
-        and core[1].name == "forecast"
-        and core[1].use_bias
-        and core[1].activation is keras.activations.linear
+        and all(kinds.count(kind) <= count for kind, count in allowed.items())
+        and set(kinds) <= set(allowed)
+        and kinds.count(keras.layers.Flatten) == kinds.count(keras.layers.Dense) == 1
+        and kinds.count(keras.layers.Add) == kinds.count(WindowValues) == len(residual)
+        and layers[kinds.index(keras.layers.Dense)].name == "forecast"
         and len(model.inputs) == 1 and len(model.outputs) == 1
-        and layers[0].input is model.inputs[0]
-        and all(later.input is earlier.output for earlier, later in zip(layers, layers[1:]))
-        and model.outputs[0] is layers[-1].output
     )
+    if linear:
+        flatten = layers[kinds.index(keras.layers.Flatten)]
+        forecast = layers[kinds.index(keras.layers.Dense)]
+        linear = forecast.use_bias and forecast.activation is keras.activations.linear \
+            and forecast.input is flatten.output
     if not linear:
-        kinds = ", ".join(type(layer).__name__ for layer in getattr(model, "layers", []))
+        names = ", ".join(type(layer).__name__ for layer in getattr(model, "layers", []))
         received = (
-            f"model {model.name!r} (layers: {kinds})" if isinstance(model, keras.Model)
+            f"model {model.name!r} (layers: {names})" if isinstance(model, keras.Model)
             else f"model={model!r}"
         )
         raise ValueError(
@@ -189,7 +198,8 @@ def _linear_layers(model, owner):
             "and optionally Normalization(invert=True), as build_linear_model(...) returns. "
             "Train other models with model.fit(...)."
         )
-    return core[0], core[1], to_units
+    before_units = to_units.input if to_units is not None else model.outputs[0]
+    return flatten, forecast, to_units, before_units
 
 
 def fit_least_squares(model, dataset, *, l2=1e-6, validation_data=None):
@@ -241,7 +251,7 @@ def fit_least_squares(model, dataset, *, l2=1e-6, validation_data=None):
     64
     """
     owner = "fit_least_squares"
-    flatten, forecast, to_units = _linear_layers(model, owner)
+    flatten, forecast, to_units, before_units = _linear_layers(model, owner)
     penalties = list(l2) if isinstance(l2, (list, tuple)) else [l2]
     if not penalties or any(
         isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < math.inf
@@ -265,7 +275,10 @@ def fit_least_squares(model, dataset, *, l2=1e-6, validation_data=None):
         target_std = np.maximum(
             np.sqrt(np.asarray(to_units.variance, "float64").reshape(-1)), keras.config.epsilon()
         )
-    features = keras.Model(model.inputs, flatten.output)
+    # With the forecast layer at zero, the output before `to_units` is what
+    # the fit adds to: 0, or the last observed value for a residual model.
+    forecast.set_weights([np.zeros(w.shape, w.dtype) for w in forecast.get_weights()])
+    features = keras.Model(model.inputs, [flatten.output, before_units])
 
     num_windows, shift = 0, None
     sum_x = sum_y = sum_xx = sum_xy = sum_yy = 0.0
@@ -284,8 +297,8 @@ def fit_least_squares(model, dataset, *, l2=1e-6, validation_data=None):
                 "(batch, num_outputs, num_targets). Build the model with the horizons, "
                 "output_steps and target_index the dataset was made with."
             )
-        x = np.asarray(features.predict_on_batch(windows), "float64")
-        y = ((np.asarray(targets, "float64") - target_mean) / target_std).reshape(len(x), -1)
+        x, offset = (np.asarray(v, "float64") for v in features.predict_on_batch(windows))
+        y = ((np.asarray(targets, "float64") - target_mean) / target_std - offset).reshape(len(x), -1)
         if shift is None:
             # Sums about the first window, not 0, lose few digits to large means
             # (pressure in hPa) and leave a constant column exactly 0.

@@ -12,6 +12,8 @@ import dataclasses
 
 import numpy as np
 
+from kerasseq.models.encoder import CELLS
+from kerasseq.models.forecast_head import LOSSES
 from kerasseq.tasks import register
 from kerasseq.tasks.base import Task
 from kerasseq.tasks.base import TaskConfig
@@ -24,7 +26,7 @@ BASELINES = ("naive", "seasonal_naive", "linear", "dense")
 YEAR_FEATURES = ("year_sin", "year_cos")
 # Ridge penalties the least-squares linear baseline chooses from on
 # validation: hundreds of collinear window values overfit the training rows.
-RIDGE_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+RIDGE_PENALTIES = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
 def _spans_less_than_a_year(index):
@@ -79,8 +81,7 @@ class WeatherConfig(TaskConfig):
     split: tuple = option((0.5, 0.25, 0.25), group="data", parse=_fractions,
                           help="train,validation,test fractions, in time order")
     season: str = option("24h", group="data", help="period of the seasonal naive baseline")
-    cell: str = option("gru", choices=["elman", "gru", "gru_reset_before", "lstm"],
-                       help="recurrent cell")
+    cell: str = option("gru", choices=list(CELLS), help="recurrent cell")
     units: int = option(32, help="hidden units per recurrent layer")
     depth: int = option(1, help="stacked recurrent layers")
     dropout: float = option(0.0, help="input dropout of each recurrent layer")
@@ -90,7 +91,7 @@ class WeatherConfig(TaskConfig):
     baselines: list = option(list(BASELINES), parse=_names,
                              help="comma-separated baselines, or '' for none")
     learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
-    loss: str = option("mse", group="training", choices=["mse", "mae", "huber"],
+    loss: str = option("mse", group="training", choices=list(LOSSES),
                        help="training loss of the recurrent model")
 
 
@@ -273,7 +274,8 @@ class WeatherTask(Task):
                 season_rows=resolve_horizons(self.config.season, index=self.frame.index)[0],
                 target_index=0,
             ),
-            "linear": lambda: models.build_linear_model(normalizer=self.normalizer, **shape),
+            "linear": lambda: models.build_linear_model(normalizer=self.normalizer,
+                                                        residual=self.config.residual, **shape),
             "dense": lambda: models.build_dense_model(normalizer=self.normalizer, **shape),
         }
         baselines = {}

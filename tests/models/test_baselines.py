@@ -322,3 +322,27 @@ def test_least_squares_chooses_the_penalty_on_validation():
     assert result["val_mse"][result["l2"]] < result["val_mse"][0.0]
     errors = np.concatenate([model.predict_on_batch(x) - y for x, y in val])
     np.testing.assert_allclose((errors**2).mean(), result["val_mse"][result["l2"]], rtol=1e-5)
+
+
+def test_residual_linear_model_fits_the_same_and_shrinks_toward_naive():
+    rng = np.random.default_rng(4)
+    series = np.cumsum(rng.normal(size=(400, 2)), axis=0).astype("float32")
+    windows = np.stack([series[i:i + 10] for i in range(380)])
+    targets = series[np.arange(380) + 12, None, :1]
+    data = tf.data.Dataset.from_tensor_slices((windows, targets)).batch(64)
+    normalizer = keras.layers.Normalization(axis=-1)
+    normalizer.adapt(series)
+    plain, residual = (build_linear_model(num_features=2, sequence_length=10, normalizer=normalizer,
+                                          residual=r) for r in (False, True))
+    fit_least_squares(plain, data, l2=0.0)
+    fit_least_squares(residual, data, l2=0.0)
+    # The same family of models: the same exact fit.
+    np.testing.assert_allclose(residual.predict_on_batch(windows), plain.predict_on_batch(windows),
+                               rtol=1e-4, atol=1e-3)
+    # A penalty too large for any weight leaves the residual model at the
+    # naive forecast plus the mean change (the bias is not penalized).
+    fit_least_squares(residual, data, l2=1e9)
+    naive = build_naive_model(num_features=2, sequence_length=10)
+    change = residual.predict_on_batch(windows) - naive.predict_on_batch(windows)
+    mean_change = (targets - windows[:, -1:, :1]).mean()
+    np.testing.assert_allclose(change, mean_change, atol=1e-3)

@@ -208,3 +208,41 @@ def test_shuffle_follows_the_seed():
     first = [next(iter(task.dataset("train", shuffle=True, seed=s)))[1].numpy() for s in (1, 1, 2)]
     np.testing.assert_array_equal(first[0], first[1])
     assert not np.array_equal(first[0], first[2])
+
+
+def test_seasonal_naive_that_is_the_naive_forecast_is_not_listed(capsys):
+    # 24 and 48 rows ahead with a 24-row season: one season before each
+    # target is the window's last value, the naive forecast.
+    task = synthetic_task(baselines=["naive", "seasonal_naive"], past=48, horizons=[24, 48],
+                          season="24h")
+    assert list(task.build_baselines()) == ["naive"]
+    assert ("Not listing seasonal_naive: with horizons [24, 48] rows ahead and a season of 24h "
+            "it is the naive forecast.") in capsys.readouterr().out
+    # Alone, it is the only copy forecast and stays.
+    alone = synthetic_task(baselines=["seasonal_naive"], past=48, horizons=[24], season="24h")
+    assert list(alone.build_baselines()) == ["seasonal_naive"]
+
+
+def test_linear_baseline_is_fitted_by_least_squares(capsys):
+    task = synthetic_task(baselines=["naive", "linear"])
+    baselines = task.build_baselines()
+    history, seconds = task.fit_baseline("linear", baselines["linear"])
+    assert history is None and seconds > 0
+    assert "ridge penalty" in capsys.readouterr().out
+    results = {name: task.evaluate(model) for name, model in baselines.items()}
+    # The linear model can express the naive forecast: fitted in closed
+    # form it does at least as well where it was fitted and chosen.
+    assert results["linear"]["val"]["mae"] < results["naive"]["val"]["mae"]
+
+
+def test_report_says_when_the_model_loses_to_naive():
+    task = synthetic_task(residual=False)
+    row = {"params": 1, "train_seconds": 1.0, "test": {"mae": 1.0, "rmse": 1.0}}
+    worse = {"gru": {**row, "val": {"mae": 2.0, "rmse": 2.0}},
+             "naive": {**row, "val": {"mae": 1.0, "rmse": 1.0}}}
+    assert task.report(worse).splitlines()[-1] == (
+        "Note: gru is worse than the naive forecast on validation (MAE 2.000 vs 1.000). Try "
+        "residual forecasts (residual=True), more epochs or patience, a larger learning_rate "
+        "or a longer window (past).")
+    better = {"gru": worse["naive"], "naive": worse["gru"]}
+    assert "Note" not in task.report(better)
