@@ -189,15 +189,19 @@ def main():
     from kerasseq.tasks.weather import WeatherConfig
     from kerasseq.tasks.weather import load_frame
 
+    results = RESULTS
     if args.epochs:
+        # A smoke run: its figures go elsewhere, never over the real ones.
         PROTOCOL["epochs"] = args.epochs
+        results = RESULTS.with_name("weather.smoke.json")
     tables = args.tables.split(",")
     names = [n for n, (t, _) in CANDIDATES.items()
              if t in tables and (not args.only or n in args.only)]
-    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    saved = json.loads(results.read_text()) if results.exists() else {}
     # Rows of an earlier run of the same protocol are kept, and not trained
-    # again unless --rerun names them.
-    same = saved.get("protocol", {}).get("epochs") == PROTOCOL["epochs"]
+    # again unless --rerun names them (after a change to the code they train).
+    protocol = {k: v for k, v in saved.get("protocol", {}).items() if k != "file"}
+    same = protocol == json.loads(json.dumps(PROTOCOL))
     done = {r["name"]: r for r in saved.get("rows", [])} if same else {}
     if args.rerun:
         for name in names:
@@ -209,7 +213,7 @@ def main():
     for name in names:
         table, overrides = CANDIDATES[name]
         if name in done:
-            print(f"{name}: in {RESULTS.name} already")
+            print(f"{name}: in {results.name} already")
             continue
         time_features = overrides.get("time_features", True)
         if time_features not in frames:
@@ -217,32 +221,36 @@ def main():
         for row in run_row(name, table, overrides, frames[time_features]):
             done[row["name"]] = row
             trained += 1
-        write_results(done, frames, tf, keras)
-    ordered = write_results(done, frames, tf, keras)
+        write_results(results, done, frames, tf, keras)
+    ordered = write_results(results, done, frames, tf, keras)
     for table in tables:
         print(f"\n### {table}\n")
         print(markdown([r for r in ordered if r["table"] == table]))
     print(f"\n{trained} rows trained in {time.time() - start:.0f} s; selected by {SELECTED_BY}: "
-          f"{select(ordered)}; written to {RESULTS}")
+          f"{select(ordered)}; written to {results}")
 
 
-def write_results(done, frames, tf, keras):
-    """Writes every finished row, in CANDIDATES order, and the selection."""
+def write_results(path, done, frames, tf, keras):
+    """Writes every finished row, in CANDIDATES order, and the selection once
+    every `main` candidate has its row."""
     import platform
 
-    order = [n for name in CANDIDATES for n in [name, *done.get(name, {}).get("members", [])]]
-    ordered = [done[n] for n in order if n in done]
+    tables = {n: table for name, (table, _) in CANDIDATES.items()
+              for n in [name, *done.get(name, {}).get("members", [])]}
+    ordered = [done[n] for n in tables if n in done]
     source = next(iter(frames.values())).attrs.get("source") if frames else None
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    main = [n for n, table in tables.items() if table == "main"]
+    complete = all(n in done for n in main)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({
         "protocol": {**PROTOCOL, "file": source or "jena_climate_2009_2016.hourly-6cols.csv.gz"},
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
                    f"keras {keras.__version__}",
         "selected_by": SELECTED_BY,
         "selection_rule": "the main-table row (ensembles and their members included) with the "
                           "lowest validation MAE; every candidate trained is listed",
-        "num_candidates": sum(1 for r in ordered if r["table"] == "main"),
-        "selected": select(ordered),
+        "num_candidates": len(main) if complete else None,
+        "selected": select(ordered) if complete else None,
         "rows": ordered,
     }, indent=2) + "\n")
     return ordered

@@ -15,8 +15,8 @@ import sys
 from kerasseq import tasks
 from kerasseq.validation import ArgumentError
 
-# Options of the command itself, by the keyword their errors name.
-COMMAND_FLAGS = {"directory": "--out", "overwrite": "--overwrite"}
+# Options of `train` itself, by the keyword their errors name.
+COMMAND_FLAGS = {"overwrite": "--overwrite"}
 
 
 def _converter(parse):
@@ -128,12 +128,9 @@ def main(argv=None):
         print(f"kerasseq: error: {prefix}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        out = getattr(args, "out", None) or getattr(args, "run_dir", "")
-        print(
-            f"\nInterrupted. {out}/ keeps the best model so far and the last epoch; run the "
-            "same command again to resume training.",
-            file=sys.stderr,
-        )
+        if args.run is train:
+            print(f"\nInterrupted. {args.out}/ keeps the best model so far and the last epoch; "
+                  "run the same command again to resume training.", file=sys.stderr)
         return 130
     return 0
 

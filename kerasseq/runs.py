@@ -5,9 +5,11 @@ One module for every task, the tuner and export. A run directory holds
     config.json        {"task": NAME, ...the task's config}
     model.keras        the best model (an ensemble's mean model)
     metrics.json       figures per model and split, written last
-    history.csv        one row per epoch
+    history.csv        one row per epoch (an ensemble: in each member's folder)
+    training.json      written once the model is trained: seed, seconds, history
     baselines/*.keras  the task's baselines
-    members/seed_N/    an ensemble member's model.keras, history.csv, logs/
+    members/seed_N/    an ensemble member's model.keras, history.csv,
+                       training.json, logs/
     plots/*.png, logs/ (TensorBoard)
     backup/            while training: what resuming needs (removed after)
 
@@ -80,14 +82,20 @@ class RunDirectory:
         """Where the model of `seed` trains: the run itself, or `members/seed_N/`."""
         return self.path if ensemble == 1 else self.path / "members" / f"seed_{seed}"
 
+    @staticmethod
+    def member_name(name, seed, *, ensemble):
+        """The name of `seed`'s model in metrics: `name`, or `name_seedN`."""
+        return name if ensemble == 1 else f"{name}_seed{seed}"
+
     def read_config(self):
         """The saved `config.json`, or a `ValueError` if this is no run."""
         path = self.path / CONFIG
-        if not path.is_file() or not self.model_path.is_file():
+        if not all(p.is_file() for p in (path, self.model_path, self.path / METRICS)):
             raise ArgumentError(
                 "directory",
-                f"{self.path} is not a finished run directory (it needs {CONFIG} and {MODEL}); "
-                "create one with `kerasseq train TASK --out DIR`.",
+                f"{self.path} is not a finished run directory (it needs {CONFIG}, {MODEL} and "
+                f"{METRICS}); create one with `kerasseq train TASK --out DIR`, or finish an "
+                "interrupted one by running its command again.",
             )
         values = json.loads(path.read_text())
         if "task" not in values:
@@ -196,6 +204,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         arrays = np.load(backup / "arrays.npz")
         for i, variable in enumerate(_seed_states(self.model)):
             variable.assign(arrays[f"seed_{i}"])
+        # A kill after the backup and before history.csv leaves it a row short.
+        _write_atomically(self.directory / HISTORY, self._write_history)
         for i, (callback, values) in enumerate(zip(self.tracked, self.state["callbacks"])):
             for name, value in values.items():
                 setattr(callback, name, value)
@@ -222,7 +232,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         arrays = {f"seed_{i}": np.asarray(v) for i, v in enumerate(_seed_states(self.model))}
         values = []
         for i, callback in enumerate(self.tracked):
-            values.append({name: _plain(getattr(callback, name)) for name in _STATE[type(callback)]})
+            attributes = next(a for kind, a in _STATE.items() if isinstance(callback, kind))
+            values.append({name: _plain(getattr(callback, name)) for name in attributes})
             for j, weight in enumerate(getattr(callback, "best_weights", None) or []):
                 arrays[f"best_{i}_{j}"] = weight
         np.savez(fresh / "arrays.npz", **arrays)
@@ -254,10 +265,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         keys = [k for k in dict.fromkeys(k for row in self.rows for k in row) if k != "epoch"]
         return {k: [row.get(k) for row in self.rows] for k in keys}
 
-    def finish(self):
-        """Removes the backup once the model is safely saved."""
-        for name in (BACKUP, f"{BACKUP}.old", f"{BACKUP}.new"):
-            shutil.rmtree(self.directory / name, ignore_errors=True)
 
 
 # The attributes that carry a callback's progress across epochs.
@@ -265,6 +272,13 @@ _STATE = {
     keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
 }
+
+
+def remove_backup(directory):
+    """Removes what `fit` kept in `directory` for resuming, once the trained
+    model is recorded elsewhere (until then, `fit` again returns it)."""
+    for name in (BACKUP, f"{BACKUP}.old", f"{BACKUP}.new"):
+        shutil.rmtree(Path(directory) / name, ignore_errors=True)
 
 
 def _plain(value):
@@ -325,7 +339,9 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
         validation: the validation dataset.
         epochs: the number of epochs.
         callbacks: Keras callbacks.
-        directory: where to keep the checkpoint, or None for none.
+        directory: where to keep the checkpoint (`model.keras`, the best
+            epoch; `history.csv`; `backup/`, removed by `remove_backup`), or
+            None for none.
         monitor: the logged figure that picks the best model.
         verbose: Keras' verbosity (default: `default_verbose()`).
 
@@ -354,8 +370,8 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
     seconds = time.perf_counter() - start
     if checkpoint is None:
         return history.history, seconds
-    # Finished: model.keras holds the best epoch, as the model now does.
-    checkpoint.finish()
+    # The backup stays: a fit called again returns at once with this result,
+    # until `remove_backup` (a run removes it once training.json is written).
     return checkpoint.history(), checkpoint.prior_seconds + seconds
 
 
@@ -388,7 +404,7 @@ def train(task, directory, *, overwrite=False):
     name = task.model_name
     trained, results, histories = {}, {}, {}
     for seed in task.seeds:
-        member_name = name if task.config.ensemble == 1 else f"{name}_seed{seed}"
+        member_name = run.member_name(name, seed, ensemble=task.config.ensemble)
         model, seconds, history = _train_member(task, run.member(seed, ensemble=task.config.ensemble), seed)
         trained[member_name] = model
         results[member_name] = {"params": model.count_params(), "train_seconds": seconds}
@@ -427,7 +443,9 @@ def _train_member(task, directory, seed):
     print(f"{model.name} (seed {seed}): {model.count_params():,} parameters")
     logs = keras.callbacks.TensorBoard(str(directory / "logs"))
     history, seconds = task.fit(model, seed=seed, callbacks=[logs], directory=directory)
-    done.write_text(json.dumps({"seed": seed, "seconds": seconds, "history": history}))
+    _write_atomically(done, lambda path: path.write_text(
+        json.dumps({"seed": seed, "seconds": seconds, "history": history})))
+    remove_backup(directory)
     return model, seconds, history
 
 
@@ -443,14 +461,17 @@ def evaluate(directory):
     """
     run = RunDirectory(directory)
     task = run.load_task()
-    saved_path = run.path / METRICS
-    saved = json.loads(saved_path.read_text())["models"] if saved_path.exists() else {}
+    saved = json.loads((run.path / METRICS).read_text())["models"]
     name = task.model_name
     paths = {name: run.model_path}
     if task.config.ensemble > 1:
-        paths.update({f"{name}_seed{seed}": run.member(seed, ensemble=task.config.ensemble) / MODEL
-                      for seed in task.seeds})
-    paths.update({p.stem: p for p in sorted(run.baselines.glob("*.keras"))})
+        ensemble = task.config.ensemble
+        paths.update({run.member_name(name, seed, ensemble=ensemble): run.member(
+            seed, ensemble=ensemble) / MODEL for seed in task.seeds})
+    # In metrics.json's order, which is training's.
+    baselines = sorted(run.baselines.glob("*.keras"),
+                       key=lambda p: (list(saved).index(p.stem) if p.stem in saved else len(saved), p.stem))
+    paths.update({p.stem: p for p in baselines})
     results = {}
     for model_name, path in paths.items():
         with warnings.catch_warnings():

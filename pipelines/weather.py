@@ -142,12 +142,20 @@ def _check_jena_zip(archive):
     The CSV is not extracted: `load_csv` reads the zip as it is (42 MB less
     on disk, and nothing to write in a read-only data directory).
     """
-    with zipfile.ZipFile(archive) as zipped:
-        # Keras' archive, made on macOS, also holds __MACOSX/._<name>.
-        member = next(
-            (m for m in zipped.namelist() if Path(m).name == JENA_CSV and not m.startswith("__MACOSX/")),
-            None,
-        )
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            # Keras' archive, made on macOS, also holds __MACOSX/._<name>.
+            member = next(
+                (m for m in zipped.namelist()
+                 if Path(m).name == JENA_CSV and not m.startswith("__MACOSX/")),
+                None,
+            )
+    except zipfile.BadZipFile:
+        # A download killed midway leaves a truncated archive.
+        raise ValueError(
+            f"{archive} is not a readable zip archive (a truncated download?). Delete it "
+            f"and fetch it again, or put {JENA_CSV} itself in {data_dir()}."
+        ) from None
     if member is None:
         raise ValueError(
             f"{archive} holds no {JENA_CSV}: it is not Keras' Jena archive. "

@@ -163,3 +163,32 @@ def test_run_directory_refuses_another_command(tmp_path):
         run.prepare(Task())
     assert run.prepare(Task(), overwrite=True) is False
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_history_short_of_the_backup_is_rewritten_on_resume(tmp_path):
+    model = tiny_model()
+    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    end_epochs(checkpoint, model, [3.0, 2.0])
+    # Killed after epoch 1's backup, before its history.csv row.
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,3.0,3.0\n")
+    resumed = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
+    resumed.set_model(tiny_model())
+    resumed.on_train_begin()
+    assert pd.read_csv(tmp_path / "history.csv")["epoch"].tolist() == [0, 1]
+
+
+def test_a_finished_fit_called_again_returns_its_result(tmp_path):
+    from kerasseq.tasks.weather import WeatherTask
+
+    task = WeatherTask({"past": 12, "units": 4, "epochs": 2, "baselines": []})
+    history, _ = task.fit(task.build_model(), directory=tmp_path, verbose=0)
+    model = task.build_model(seed=9)
+    again, _ = task.fit(model, directory=tmp_path, verbose=0)
+    assert again == history
+    # The best epoch's weights, not those of seed 9.
+    for a, b in zip(model.get_weights(), keras.saving.load_model(tmp_path / "model.keras").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    runs.remove_backup(tmp_path)
+    assert not (tmp_path / "backup").exists()

@@ -195,10 +195,17 @@ class WeatherTask(Task):
         self.target = target
         self.frame = frame[self.features]
         self.horizon_rows = resolve_horizons(
-            config.horizons if len(config.horizons) > 1 else config.horizons[0],
-            index=frame.index, sampling_rate=config.sampling_rate,
+            self.horizons, index=frame.index, sampling_rate=config.sampling_rate,
             output_steps=config.output_steps,
         )
+        try:
+            self.season_rows = resolve_horizons(config.season, index=frame.index)[0]
+        except ValueError as error:
+            raise ArgumentError(
+                "season",
+                f"WeatherTask received season={config.season!r}, which is not a period of "
+                f"{config.data}: {error}",
+            ) from None
         self.bounds = {
             "train": (0, num_train),
             "val": (num_train, num_train + num_val),
@@ -260,8 +267,6 @@ class WeatherTask(Task):
         season back lies inside the window."""
         import keras
 
-        from pipelines import resolve_horizons
-
         from kerasseq import models
 
         keras.utils.set_random_seed(self.config.seed)
@@ -271,7 +276,7 @@ class WeatherTask(Task):
             "seasonal_naive": lambda: models.build_seasonal_naive_model(
                 num_features=shape["num_features"], sequence_length=self.config.past,
                 horizon_rows=self.horizon_rows, sampling_rate=self.config.sampling_rate,
-                season_rows=resolve_horizons(self.config.season, index=self.frame.index)[0],
+                season_rows=self.season_rows,
                 target_index=0,
             ),
             "linear": lambda: models.build_linear_model(normalizer=self.normalizer,

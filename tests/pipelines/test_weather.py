@@ -1,4 +1,5 @@
 import hashlib
+import re
 import shutil
 import zipfile
 
@@ -149,3 +150,13 @@ def test_load_nyc_weather_rejects_unknown_station():
     with pytest.raises(ValueError, match=r"load_nyc_weather received station='ORD'\. Expected one of 'EWR', "
                                          r"'JFK', 'LGA'\."):
         load_nyc_weather("ORD")
+
+
+def test_truncated_jena_zip_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASSEQ_DATA_DIR", str(tmp_path))
+    archive = tmp_path / "jena_climate_2009_2016.csv.zip"
+    archive.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match=re.escape(
+            f"{archive} is not a readable zip archive (a truncated download?). Delete it and "
+            "fetch it again, or put jena_climate_2009_2016.csv itself in")):
+        weather.load_jena()

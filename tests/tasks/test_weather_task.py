@@ -246,3 +246,10 @@ def test_report_says_when_the_model_loses_to_naive():
         "or a longer window (past).")
     better = {"gru": worse["naive"], "naive": worse["gru"]}
     assert "Note" not in task.report(better)
+
+
+def test_a_season_that_is_no_period_is_an_error_on_entry():
+    with pytest.raises(ArgumentError, match=re.escape(
+            "WeatherTask received season='7x', which is not a period of synthetic.csv: ")) as error:
+        synthetic_task(season="7x")
+    assert error.value.argument == "season"
