@@ -24,7 +24,7 @@ test: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(VENV)/bin/kerasseq train weather --data nyc --target temp --past 48 \
-		--horizon 24h --cell gru --units 32 --residual --epochs 30 --out runs/demo --overwrite
+		--horizon 24h --cell gru --units 32 --epochs 30 --out runs/demo --overwrite
 
 bench: $(INSTALLED)
 	$(PY) bench/cells.py

@@ -76,6 +76,14 @@ def tiny_model():
     return model
 
 
+def started_checkpoint(directory, model):
+    """A `TrainingCheckpoint` in `directory`, begun on `model` (restored if resuming)."""
+    checkpoint = runs.TrainingCheckpoint(directory, monitor="val_loss")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    return checkpoint
+
+
 def end_epochs(checkpoint, model, values, first=0):
     """Runs `on_epoch_end` with weights `k` and val_loss `values[k]`."""
     for epoch, value in enumerate(values, start=first):
@@ -89,9 +97,7 @@ def saved_epoch(directory):
 
 def test_best_model_is_never_replaced_by_a_worse_one(tmp_path):
     model = tiny_model()
-    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
-    checkpoint.set_model(model)
-    checkpoint.on_train_begin()
+    checkpoint = started_checkpoint(tmp_path, model)
     end_epochs(checkpoint, model, [3.0, 2.0, 5.0])
     assert saved_epoch(tmp_path) == 1.0
     # Resumed after epoch 2: the best value of before the interruption holds.
@@ -109,9 +115,7 @@ def test_best_model_is_never_replaced_by_a_worse_one(tmp_path):
 
 def test_a_kill_between_the_backup_swaps_keeps_the_last_state(tmp_path):
     model = tiny_model()
-    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
-    checkpoint.set_model(model)
-    checkpoint.on_train_begin()
+    checkpoint = started_checkpoint(tmp_path, model)
     end_epochs(checkpoint, model, [3.0, 2.0])
     # Killed after the old backup was moved aside, before the new one moved in.
     os.replace(tmp_path / "backup", tmp_path / "backup.old")
@@ -121,9 +125,7 @@ def test_a_kill_between_the_backup_swaps_keeps_the_last_state(tmp_path):
 
 def test_stopped_run_resumes_to_its_end(tmp_path):
     model = tiny_model()
-    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
-    checkpoint.set_model(model)
-    checkpoint.on_train_begin()
+    checkpoint = started_checkpoint(tmp_path, model)
     model.stop_training = True  # as EarlyStopping does
     end_epochs(checkpoint, model, [3.0])
     # None: no epoch is left to run; fit goes straight to the end.
@@ -167,15 +169,11 @@ def test_run_directory_refuses_another_command(tmp_path):
 
 def test_history_short_of_the_backup_is_rewritten_on_resume(tmp_path):
     model = tiny_model()
-    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
-    checkpoint.set_model(model)
-    checkpoint.on_train_begin()
+    checkpoint = started_checkpoint(tmp_path, model)
     end_epochs(checkpoint, model, [3.0, 2.0])
     # Killed after epoch 1's backup, before its history.csv row.
     (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,3.0,3.0\n")
-    resumed = runs.TrainingCheckpoint(tmp_path, monitor="val_loss")
-    resumed.set_model(tiny_model())
-    resumed.on_train_begin()
+    started_checkpoint(tmp_path, tiny_model())
     assert pd.read_csv(tmp_path / "history.csv")["epoch"].tolist() == [0, 1]
 
 
