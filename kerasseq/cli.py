@@ -33,7 +33,7 @@ def _add_task_parser(subparsers, task_class):
     """`kerasseq train NAME`, its flags generated from the task's options."""
     name = task_class.name
     summary = (task_class.__doc__ or name).strip().splitlines()[0].rstrip(".")
-    example = getattr(task_class, "example", None) or f"kerasseq train {name} --out runs/{name}"
+    example = task_class.example or f"kerasseq train {name} --out runs/{name}"
     parser = subparsers.add_parser(
         name, help=summary[0].lower() + summary[1:], description=summary + ".",
         epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -116,6 +116,9 @@ class Task(abc.ABC):
     # Builder and loader keywords that a config field sets under another
     # name, so that an error about one names the right option.
     keywords = {}
+    # The command `kerasseq train NAME --help` ends with (default: the
+    # shortest one, `kerasseq train NAME --out runs/NAME`).
+    example = None
 
     def __init__(self, config):
         if isinstance(config, dict):

@@ -153,6 +153,8 @@ class WeatherTask(Task):
     # validation MAE (the loss, MSE by default, weighs large errors more).
     monitor = "val_mae"
     keywords = {"columns": "features", "sequence_length": "past", "fractions": "split"}
+    example = ("kerasseq train weather --data nyc --target temp --past 48 --horizon 24h "
+               "--cell gru --units 32 --epochs 30 --out runs/nyc-gru")
 
     def __init__(self, config, frame=None):
         from pipelines import chronological_split
