@@ -11,7 +11,7 @@ from kerasseq.layers.base import RecurrentLayer
 class ElmanCell(RecurrentCell):
     """One Elman step: `h_t = activation(x_t W + h_{t-1} U + b)`.
 
-    The cell of `ElmanRNN`, and a drop-in for `keras.layers.SimpleRNNCell`:
+    The cell of `ElmanRNN`, and a drop-in for Keras' `SimpleRNNCell`:
     same arguments, defaults and weights (`kernel` W of shape
     `(features, units)`, `recurrent_kernel` U of shape `(units, units)`,
     `bias` b of shape `(units,)`), so weights copy both ways. Run it over
@@ -91,11 +91,11 @@ class ElmanCell(RecurrentCell):
 @keras.saving.register_keras_serializable(package="kerasseq")
 class ElmanRNN(RecurrentLayer):
     """Elman network (fully-connected RNN) over a sequence; a drop-in for
-    `keras.layers.SimpleRNN`.
+    Keras' `SimpleRNN`.
 
     Runs `ElmanCell` (`h_t = activation(x_t W + h_{t-1} U + b)`) over the
     time axis, as `keras.layers.RNN(ElmanCell(...))` does, with the
-    arguments, defaults, weights and outputs of `keras.layers.SimpleRNN`.
+    arguments, defaults, weights and outputs of Keras' `SimpleRNN`.
     Which loop runs, on the TensorFlow backend:
 
     - a fused loop with hand-written backpropagation through time

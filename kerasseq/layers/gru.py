@@ -11,7 +11,7 @@ from kerasseq.layers.base import RecurrentLayer
 class GRUCell(GatedCell):
     """One GRU step (Cho et al. 2014), gates ordered (z, r, h) as in Keras.
 
-    The cell of `GRU`, and a drop-in for `keras.layers.GRUCell`: same
+    The cell of `GRU`, and a drop-in for Keras' `GRUCell`: same
     arguments, defaults and weights, so weights copy both ways. `kernel` W is
     `(features, 3 * units)` and `recurrent_kernel` U is `(units, 3 * units)`,
     each the blocks of the update gate z, the reset gate r and the
@@ -30,7 +30,7 @@ class GRUCell(GatedCell):
 
     `bias` is `(2, 3 * units)`, rows `b` (input) and `c` (recurrent), with
     `reset_after=True`, and `b` alone, `(3 * units,)`, otherwise, as in
-    `keras.layers.GRUCell`. Dropout, in training, multiplies `x_t` and
+    Keras' `GRUCell`. Dropout, in training, multiplies `x_t` and
     `h_{t-1}` by masks drawn once per sequence.
 
     Args:
@@ -64,7 +64,7 @@ class GRUCell(GatedCell):
         seed: Integer, seed of the dropout masks. Default: `None`.
         implementation: Keras' computation mode, `1` or `2`. `2` draws one
             dropout mask for all gates, `1` one mask per gate (so a seeded
-            cell drops the units `keras.layers.GRUCell(implementation=1)`
+            cell drops the units Keras' `GRUCell(implementation=1)`
             drops); without dropout both give the same outputs. As in
             Keras, `recurrent_dropout > 0` sets it to `1`, and the legacy
             value `0` runs as `2`. Default: `2`.
@@ -154,15 +154,15 @@ class GRUCell(GatedCell):
 @keras.saving.register_keras_serializable(package="kerasseq")
 class GRU(RecurrentLayer):
     """Gated recurrent unit over a sequence (Cho et al. 2014); a drop-in for
-    `keras.layers.GRU`.
+    Keras' `GRU`.
 
     Runs `GRUCell` (see its equations; `reset_after=False` is the
     course-notes GRU) over the time axis, as `keras.layers.RNN(GRUCell(...))`
     does, with the arguments, defaults, weights and outputs of
-    `keras.layers.GRU`. Which loop runs, on the TensorFlow backend:
+    Keras' `GRU`. Which loop runs, on the TensorFlow backend:
 
     - the cuDNN kernel, when all of these hold (the conditions of
-      `keras.layers.GRU`):
+      Keras' `GRU`):
         1. TensorFlow sees a GPU when the layer is built;
         2. `use_cudnn` is `"auto"` or `True`;
         3. `activation` is `"tanh"` and `recurrent_activation` `"sigmoid"`;

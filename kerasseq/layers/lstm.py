@@ -12,7 +12,7 @@ from kerasseq.layers.base import RecurrentLayer
 class LSTMCell(GatedCell):
     """One LSTM step (Hochreiter & Schmidhuber 1997), gates ordered (i, f, c, o).
 
-    The cell of `LSTM`, and a drop-in for `keras.layers.LSTMCell`: same
+    The cell of `LSTM`, and a drop-in for Keras' `LSTMCell`: same
     arguments, defaults and weights, so weights copy both ways. `kernel` W is
     `(features, 4 * units)`, `recurrent_kernel` U `(units, 4 * units)` and
     `bias` b `(4 * units,)`, each the blocks of the input gate i, the
@@ -61,7 +61,7 @@ class LSTMCell(GatedCell):
         seed: Integer, seed of the dropout masks. Default: `None`.
         implementation: Keras' computation mode, `1` or `2`. `2` draws one
             dropout mask for all gates, `1` one mask per gate (so a seeded
-            cell drops the units `keras.layers.LSTMCell(implementation=1)`
+            cell drops the units Keras' `LSTMCell(implementation=1)`
             drops); without dropout both give the same outputs. As in
             Keras, `recurrent_dropout > 0` sets it to `1`, and the legacy
             value `0` runs as `2`. Default: `2`.
@@ -142,15 +142,15 @@ class LSTMCell(GatedCell):
 @keras.saving.register_keras_serializable(package="kerasseq")
 class LSTM(RecurrentLayer):
     """Long short-term memory over a sequence (Hochreiter & Schmidhuber
-    1997); a drop-in for `keras.layers.LSTM`.
+    1997); a drop-in for Keras' `LSTM`.
 
     Runs `LSTMCell` (see its equations) over the time axis, as
     `keras.layers.RNN(LSTMCell(...))` does, with the arguments, defaults,
-    weights and outputs of `keras.layers.LSTM`. Which loop runs, on the
+    weights and outputs of Keras' `LSTM`. Which loop runs, on the
     TensorFlow backend:
 
     - the cuDNN kernel, when all of these hold (the conditions of
-      `keras.layers.LSTM`):
+      Keras' `LSTM`):
         1. TensorFlow sees a GPU when the layer is built;
         2. `use_cudnn` is `"auto"` or `True`;
         3. `activation` is `"tanh"` and `recurrent_activation` `"sigmoid"`;
