@@ -86,3 +86,28 @@ def plot_forecast(stretches, path, *, ylabel):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_roc(curves, path):
+    """ROC curves of binary classifiers, with their AUC in the legend.
+
+    Args:
+        curves: dict of model name to `(fpr, tpr, auc)` (see
+            `kerasseq.classification.roc_curve`).
+        path: PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="gray", linewidth=1)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Test ROC curves",
+           xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -166,19 +166,23 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     Args:
         directory: the model's directory in the run.
-        monitor: the logged figure that picks the best model (lower is better).
+        monitor: the logged figure that picks the best model.
+        mode: "min" if lower values of `monitor` are better, "max" if higher.
         callbacks: the other callbacks of the fit; the state of those
             above is kept.
     """
 
-    def __init__(self, directory, *, monitor, callbacks=()):
+    def __init__(self, directory, *, monitor, mode="min", callbacks=()):
         super().__init__()
         self.directory = Path(directory)
         self.monitor = monitor
+        if mode not in ("min", "max"):
+            raise ValueError(f"TrainingCheckpoint received mode={mode!r}. Expected 'min' or 'max'.")
+        self.better = np.less if mode == "min" else np.greater
         self.tracked = [c for c in callbacks if isinstance(c, tuple(_STATE))]
         self.state = _read_backup(self.directory / BACKUP)
         self.rows = self.state["history"] if self.state else []
-        self.best = self.state["best"] if self.state else np.inf
+        self.best = self.state["best"] if self.state else (np.inf if mode == "min" else -np.inf)
 
     @property
     def initial_epoch(self):
@@ -217,7 +221,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
         current = logs.get(self.monitor)
-        if current is not None and np.less(current, self.best):
+        if current is not None and self.better(current, self.best):
             self.best = float(current)
             _write_atomically(self.directory / MODEL, self.model.save)
         self._write_backup(epoch)
@@ -323,7 +327,7 @@ def _epoch_stream(train, first, epochs):
 
 
 def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monitor="val_loss",
-        verbose=None):
+        mode="min", verbose=None):
     """`model.fit`, resumable: with `directory`, a fit that was killed at any
     point continues from its last finished epoch, as if it had not stopped.
 
@@ -343,6 +347,7 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
             epoch; `history.csv`; `backup/`, removed by `remove_backup`), or
             None for none.
         monitor: the logged figure that picks the best model.
+        mode: "min" if lower values of `monitor` are better, "max" if higher.
         verbose: Keras' verbosity (default: `default_verbose()`).
 
     Returns:
@@ -354,7 +359,7 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
     initial_epoch = 0
     if directory is not None:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        checkpoint = TrainingCheckpoint(directory, monitor=monitor, callbacks=callbacks)
+        checkpoint = TrainingCheckpoint(directory, monitor=monitor, mode=mode, callbacks=callbacks)
         initial_epoch = checkpoint.initial_epoch
         initial_epoch = epochs if initial_epoch is None else initial_epoch
         callbacks = [*callbacks, checkpoint]

@@ -14,10 +14,12 @@ import zipfile
 from pathlib import Path
 
 # Known files, by their path in the data directory (the layout of the shared
-# data set), with ("sha256" | "git_blob_sha1", hex digest) of the file as
+# data set), with ("sha256" | "md5" | "git_blob_sha1", hex digest) of the file as
 # stored. The full Jena CSV is known only by its git blob id, the one value
 # two public repositories holding the whole file agree on.
 CHECKSUMS = {
+    # The archive as Stanford serves it, known by the MD5 published with it.
+    "aclImdb_v1.tar.gz": ("md5", "7c2ac02c03563afcf9b574c7e56c153a"),
     "aclImdb_v1.tar.xz": ("sha256", "de19f7ec1063f7ea8a38a4aeea839c13423493f57c719cabb4895f1a50cb43f6"),
     "ptb/ptb.train.txt.gz": ("sha256", "c4c6455d85f60640431f7bc738d51265ba2d55dcce10e8906322d6f9e3dcca81"),
     "ptb/ptb.valid.txt.gz": ("sha256", "f2148d96d82f827399b7e5040868a4541bd2d2612ebaf5a2ff213bc07fd74eb8"),
@@ -68,7 +70,7 @@ def find(filename):
     return next((path for path in candidates if path.is_file()), None)
 
 
-def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
+def fetch(filename, *, url, sha256=None, git_blob_sha1=None, md5=None, path=None):
     """Returns a local path to `filename`, downloading it if needed.
 
     Uses `path` if given, else the file in the data directory (see `find`),
@@ -82,6 +84,8 @@ def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
         url: where to download it from.
         sha256: optional hex SHA-256 the file must have.
         git_blob_sha1: optional git blob id the file must have.
+        md5: optional hex MD5 the file must have (where that is all the
+            source publishes).
         path: optional local file to use instead.
 
     Returns:
@@ -91,10 +95,10 @@ def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
     >>> fetch("ptb.valid.txt.gz", url="https://example.org/ptb.valid.txt.gz")  # doctest: +SKIP
     PosixPath('/home/me/.cache/kerasseq/ptb/ptb.valid.txt.gz')
     """
-    if sha256 is None and git_blob_sha1 is None:
+    if sha256 is None and git_blob_sha1 is None and md5 is None:
         # By the name of the file used, so a renamed copy passed as `path`
         # (perhaps edited on purpose) is not held to the original's checksum.
-        sha256, git_blob_sha1 = _known_checksum(Path(path or filename).name)
+        sha256, git_blob_sha1, md5 = _known_checksum(Path(path or filename).name)
     if path is not None:
         local = Path(path)
         if not local.is_file():
@@ -102,17 +106,17 @@ def fetch(filename, *, url, sha256=None, git_blob_sha1=None, path=None):
     else:
         local = find(filename)
     if local is not None:
-        return verify(local, sha256=sha256, git_blob_sha1=git_blob_sha1)
+        return verify(local, sha256=sha256, git_blob_sha1=git_blob_sha1, md5=md5)
     local = _download(filename, url, sha256)
     try:
-        return verify(local, git_blob_sha1=git_blob_sha1)
+        return verify(local, git_blob_sha1=git_blob_sha1, md5=md5)
     except ValueError:
         # A bad download is not kept: the next call downloads it again.
         local.unlink()
         raise
 
 
-def verify(path, *, sha256=None, git_blob_sha1=None, member=None):
+def verify(path, *, sha256=None, git_blob_sha1=None, md5=None, member=None):
     """Raises `ValueError` if the file at `path` has not the given checksum(s).
 
     Args:
@@ -120,6 +124,7 @@ def verify(path, *, sha256=None, git_blob_sha1=None, member=None):
         sha256: optional hex SHA-256.
         git_blob_sha1: optional git blob id: SHA-1 of `b"blob <size>\\0"`
             followed by the bytes.
+        md5: optional hex MD5.
         member: optional name of a file in the zip archive `path`: that file
             is checked, unpacked on the fly, instead of the archive.
 
@@ -130,7 +135,7 @@ def verify(path, *, sha256=None, git_blob_sha1=None, member=None):
     >>> verify(__file__) == __file__
     True
     """
-    expected = {"sha256": sha256, "git_blob_sha1": git_blob_sha1}
+    expected = {"sha256": sha256, "git_blob_sha1": git_blob_sha1, "md5": md5}
     for kind, digest in expected.items():
         if digest is None:
             continue
@@ -148,8 +153,8 @@ def verify(path, *, sha256=None, git_blob_sha1=None, member=None):
 def _known_checksum(filename):
     for known, (kind, digest) in CHECKSUMS.items():
         if Path(known).name == Path(filename).name:
-            return (digest, None) if kind == "sha256" else (None, digest)
-    return None, None
+            return tuple(digest if kind == k else None for k in ("sha256", "git_blob_sha1", "md5"))
+    return None, None, None
 
 
 def _digest(path, kind, member=None):
@@ -161,8 +166,8 @@ def _digest(path, kind, member=None):
 
 
 def _hash(file, size, kind):
-    if kind == "sha256":
-        hasher = hashlib.sha256()
+    if kind in ("sha256", "md5"):
+        hasher = hashlib.new(kind)
     else:
         hasher = hashlib.sha1(b"blob %d\0" % size)
     for block in iter(lambda: file.read(1 << 20), b""):

@@ -2,7 +2,9 @@
 pandas, KerasTuner, matplotlib or dataset code of their own.
 
 kerasseq takes its argument checks from `pipelines.validation` (pure
-Python), so `pipelines` and that module may load; no other pipelines module.
+Python) and registers the text preprocessing that saved models contain
+(`pipelines.preprocessing`, Keras objects only), so `pipelines` and those
+two modules may load; no other pipelines module.
 """
 
 import pkgutil
@@ -13,7 +15,7 @@ import pipelines
 
 HEAVY = ("pandas", "keras_tuner", "matplotlib")
 # Listed from the package directory, so a new pipelines module is covered.
-ALLOWED_PIPELINES = ("pipelines", "pipelines.validation")
+ALLOWED_PIPELINES = ("pipelines", "pipelines.validation", "pipelines.preprocessing")
 DATASET_CODE = tuple(
     f"pipelines.{m.name}" for m in pkgutil.iter_modules(pipelines.__path__)
     if f"pipelines.{m.name}" not in ALLOWED_PIPELINES

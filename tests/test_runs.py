@@ -113,6 +113,22 @@ def test_best_model_is_never_replaced_by_a_worse_one(tmp_path):
     assert pd.read_csv(tmp_path / "history.csv")["epoch"].tolist() == [0, 1, 2, 3, 4]
 
 
+def test_higher_is_better_for_mode_max(tmp_path):
+    # Accuracy-like figures: the best model is the one with the highest value.
+    model = tiny_model()
+    checkpoint = runs.TrainingCheckpoint(tmp_path, monitor="val_accuracy", mode="max")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    for epoch, value in enumerate([0.6, 0.8, 0.7]):
+        model.get_layer("out").set_weights([np.full((2, 1), epoch, "float32"), np.zeros(1, "float32")])
+        checkpoint.on_epoch_end(epoch, {"loss": 1.0, "val_accuracy": value})
+    assert saved_epoch(tmp_path) == 1.0
+    resumed = runs.TrainingCheckpoint(tmp_path, monitor="val_accuracy", mode="max")
+    assert resumed.best == 0.8
+    with pytest.raises(ValueError, match="TrainingCheckpoint received mode='up'"):
+        runs.TrainingCheckpoint(tmp_path / "other", monitor="val_accuracy", mode="up")
+
+
 def test_a_kill_between_the_backup_swaps_keeps_the_last_state(tmp_path):
     model = tiny_model()
     checkpoint = started_checkpoint(tmp_path, model)

@@ -1,4 +1,5 @@
-"""Model builders: the recurrent encoder, forecasters and the baselines they are measured against."""
+"""Model builders: the recurrent encoder, forecasters, sentiment classifiers and
+the baselines they are measured against; `explain` for per-token weights."""
 
 from kerasseq.models.baselines import WindowValues
 from kerasseq.models.baselines import build_dense_model
@@ -9,19 +10,33 @@ from kerasseq.models.baselines import fit_least_squares
 from kerasseq.models.encoder import CELLS
 from kerasseq.models.encoder import recurrent_encoder
 from kerasseq.models.ensemble import build_ensemble
+from kerasseq.models.explain import explain
+from kerasseq.models.explain import render_html
+from kerasseq.models.explain import render_terminal
 from kerasseq.models.forecast_head import check_windows
+from kerasseq.models.sentiment import HEADS
+from kerasseq.models.sentiment import build_bag_of_words_model
+from kerasseq.models.sentiment import build_majority_model
+from kerasseq.models.sentiment import build_sentiment_model
 from kerasseq.models.weather import build_weather_model
 
 __all__ = [
     "CELLS",
+    "HEADS",
     "WindowValues",
     "build_dense_model",
     "build_ensemble",
+    "build_bag_of_words_model",
     "build_linear_model",
+    "build_majority_model",
     "build_naive_model",
     "build_seasonal_naive_model",
+    "build_sentiment_model",
     "build_weather_model",
     "check_windows",
+    "explain",
     "fit_least_squares",
     "recurrent_encoder",
+    "render_html",
+    "render_terminal",
 ]

@@ -8,9 +8,11 @@ from kerasseq.validation import check_positive_int
 from kerasseq.validation import check_rate
 
 # Named cells; "gru_reset_before" is the course-notes GRU (reset gate
-# applied to h before the recurrent matrix product).
+# applied to h before the recurrent matrix product), "elman_relu" the
+# course report's Elman network (ReLU, trained with gradient clipping).
 CELLS = {
     "elman": (layers.ElmanRNN, {}),
+    "elman_relu": (layers.ElmanRNN, {"activation": "relu"}),
     "gru": (layers.GRU, {}),
     "gru_reset_before": (layers.GRU, {"reset_after": False}),
     "lstm": (layers.LSTM, {}),
@@ -38,7 +40,7 @@ def recurrent_encoder(
 
     Args:
         inputs: a tensor `(batch, timesteps, features)`.
-        cell: "elman", "gru", "gru_reset_before", "lstm" (see `CELLS`), or a
+        cell: "elman", "elman_relu", "gru", "gru_reset_before", "lstm" (see `CELLS`), or a
             recurrent cell instance, copied for each layer.
         units: hidden units per layer.
         depth: number of stacked layers.

@@ -20,8 +20,9 @@ def build_ensemble(members, *, name="ensemble", compile=True):
             as two calls of the same builder) are renamed `member_0`,
             `member_1`, ..., as a model needs unique layer names.
         name: the ensemble's name.
-        compile: compile with Adam, MSE loss and MAE metric, so that
-            `evaluate` works as for a single forecaster.
+        compile: compile as the first member was compiled (with Adam,
+            MSE loss and MAE metric if it was not), so that `evaluate`
+            works as for a single model.
 
     Returns:
         A `keras.Model` from the members' input to the mean of their outputs.
@@ -69,7 +70,13 @@ def build_ensemble(members, *, name="ensemble", compile=True):
         for i, member in enumerate(members):
             member.name = f"member_{i}"
     inputs = keras.Input(shape=first.inputs[0].shape[1:], dtype=first.inputs[0].dtype,
-                         name="windows")
+                         name=first.inputs[0].name.split(":")[0] or "inputs")
     outputs = keras.layers.Average(name="mean_forecast")([m(inputs) for m in members])
     model = keras.Model(inputs, outputs, name=name)
-    return head.compile_forecaster(model) if compile else model
+    if not compile:
+        return model
+    if first.compiled:
+        # As the members were (loss, metrics, optimizer), e.g. a classifier's.
+        model.compile_from_config(first.get_compile_config())
+        return model
+    return head.compile_forecaster(model)

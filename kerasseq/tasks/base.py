@@ -113,6 +113,9 @@ class Task(abc.ABC):
     # The logged figure that picks the best epoch: early stopping, the
     # checkpoint kept as model.keras, the ensemble members' best weights.
     monitor = "val_loss"
+    # "min" if lower values of `monitor` are better (losses, errors), "max"
+    # if higher (accuracy, AUC).
+    monitor_mode = "min"
     # Builder and loader keywords that a config field sets under another
     # name, so that an error about one names the right option.
     keywords = {}
@@ -188,7 +191,8 @@ class Task(abc.ABC):
         verbose = runs.default_verbose() if verbose is None else verbose
         keras.utils.set_random_seed(seed)
         stop = keras.callbacks.EarlyStopping(
-            monitor=self.monitor, patience=self.config.patience, restore_best_weights=True
+            monitor=self.monitor, mode=self.monitor_mode, patience=self.config.patience,
+            restore_best_weights=True,
         )
         # Halving the step size once validation stalls settles the last epochs.
         slow_down = keras.callbacks.ReduceLROnPlateau(
@@ -200,7 +204,7 @@ class Task(abc.ABC):
             model, lambda epoch: self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch)),
             self.dataset("val"),
             epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks],
-            directory=directory, monitor=self.monitor, verbose=verbose,
+            directory=directory, monitor=self.monitor, mode=self.monitor_mode, verbose=verbose,
         )
 
     def evaluate(self, model, splits=("val", "test")):

@@ -1,0 +1,242 @@
+"""Sentiment quality on IMDB: the full 25k/25k split, no pretrained weights.
+
+Every row is trained through `kerasseq.tasks.sentiment.SentimentTask` (what
+`kerasseq train sentiment` runs), with the equivalent CLI command. The
+validation texts are 20% of the training reviews (5,000, stratified, seed
+0); the 25,000 test reviews are scored once per row, after training.
+
+Two tables:
+- `main`: every candidate for the headline, declared in CANDIDATES before
+  any is trained: the majority and bag-of-words baselines, and ours;
+- `course`: the course report's models (Elman ReLU 64, GRU 120, windowed
+  attention with window 5, a softmax word-weighting head, the per-word
+  sub-score head), with all four measures.
+
+Results go to `results/sentiment.json`, one row per candidate (an
+ensemble's members too), each written as soon as it is trained so that a
+rerun skips it. The headline is chosen on validation: `"selected_by":
+"val_accuracy"`, `"selected"` names the `main` row with the highest
+validation accuracy, once all of them are there; test figures play no part
+in it. A Markdown table is printed for the README.
+
+Run: `python bench/quality_sentiment.py [--only NAME ...] [--tables main,course] [--rerun]`;
+`--epochs N` / `--limit N` (a smoke run) write `results/sentiment.smoke.json` instead.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "sentiment.json"
+
+# The protocol: every row shares these.
+PROTOCOL = dict(data="imdb", validation_split=0.2, seed=0, max_tokens=20000, batch_size=64,
+                epochs=8, patience=2)
+SELECTED_BY = "val_accuracy"
+# Long enough for every review but the longest 1% (2,500 tokens at most):
+# batches are grouped by length, so reading whole reviews costs little.
+FULL = dict(max_length=1000)
+CANDIDATES = {
+    # name: (table, config overrides)
+    "majority": ("main", dict(baselines=["majority"])),
+    "bag_of_words": ("main", dict(baselines=["bag_of_words"])),
+    # The task's defaults: GRU 64, attention pooling, 400 tokens (the end kept).
+    "gru64_attention": ("main", dict()),
+    "gru64_max_full": ("main", dict(head="max", **FULL)),
+    "bigru64_max_full": ("main", dict(head="max", bidirectional=True, **FULL)),
+    "bigru64_max_full_dropout05": ("main", dict(head="max", bidirectional=True, dropout=0.5, **FULL)),
+    "bigru64_token_scores_full": ("main", dict(head="token_scores", bidirectional=True, **FULL)),
+    "bigru64_windowed_attention_full": ("main", dict(head="windowed_attention", window=5,
+                                                     bidirectional=True, **FULL)),
+    # The mean prediction of the max-pooling model from seeds 0, 1 and 2.
+    "bigru64_max_full_ensemble3": ("main", dict(head="max", bidirectional=True, ensemble=3, **FULL)),
+    # The course report's rows.
+    "course_elman_relu64": ("course", dict(cell="elman_relu", units=64, head="last")),
+    "course_gru120": ("course", dict(cell="gru", units=120, head="last")),
+    "course_windowed_attention_w5": ("course", dict(head="windowed_attention", window=5)),
+    "course_word_weighting": ("course", dict(head="attention", units=32)),
+    "course_token_scores": ("course", dict(head="token_scores")),
+}
+
+
+def cli_command(config):
+    """The `kerasseq train sentiment` command that trains the same configuration."""
+    from kerasseq.tasks.sentiment import SentimentConfig
+
+    default = SentimentConfig()
+    args = ["kerasseq", "train", "sentiment"]
+    for field, (flag, _) in SentimentConfig.options().items():
+        value = getattr(config, field)
+        if value == getattr(default, field) and field != "data":
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, (list, tuple)):
+            args += [flag, ",".join(map(str, value))]
+        else:
+            args += [flag, str(value)]
+    args += ["--out", "runs/imdb"]
+    return shlex.join(args)
+
+
+def run_row(name, table, overrides, data, limit):
+    """Trains and evaluates one candidate; an ensemble also gives one row per member."""
+    from kerasseq.models import build_ensemble
+    from kerasseq.tasks.sentiment import SentimentConfig
+    from kerasseq.tasks.sentiment import SentimentTask
+
+    baseline = overrides.get("baselines")
+    config = SentimentConfig(**{**PROTOCOL, "baselines": [], "limit": limit, **overrides})
+    task = SentimentTask(config, data=data)
+    if baseline:
+        models = {config.seed: task.build_baselines()[baseline[0]]}
+    else:
+        models = {seed: task.build_model(seed=seed) for seed in task.seeds}
+    rows = []
+    for seed, model in models.items():
+        print(f"\n== {name}, seed {seed}: {model.count_params():,} parameters", flush=True)
+        if baseline:
+            history, seconds = task.fit_baseline(baseline[0], model)
+        else:
+            history, seconds = task.fit(model, seed=seed, verbose=2)
+        epochs = len(history["loss"]) if history else 0
+        member = dataclasses.replace(config, seed=seed, ensemble=1)
+        rows.append(result_row(f"{name}_seed{seed}" if config.ensemble > 1 else name, table,
+                               model, task, seconds, epochs, member, baseline))
+    if config.ensemble > 1:
+        model = build_ensemble(list(models.values()))
+        ensemble = result_row(name, table, model, task, sum(r["train_seconds"] for r in rows),
+                              sum(r["epochs"] for r in rows), config, baseline)
+        ensemble["members"] = [r["name"] for r in rows]
+        rows.insert(0, ensemble)
+    return rows
+
+
+def result_row(name, table, model, task, seconds, epochs, config, baseline):
+    metrics = task.evaluate(model)
+    command = cli_command(config)
+    if baseline:
+        command += "  # metrics.json row '" + baseline[0] + "'"
+    row = {
+        "name": name,
+        "table": table,
+        "candidate": table == "main",
+        "params": model.count_params(),
+        "train_seconds": round(seconds, 1),
+        "epochs": epochs,
+        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else 0.0,
+        **{f"val_{k}": round(v, 4) for k, v in metrics["val"].items() if isinstance(v, float)},
+        **{f"test_{k}": round(v, 4) for k, v in metrics["test"].items() if isinstance(v, float)},
+        "test_confusion_matrix": metrics["test"]["confusion_matrix"],
+        "command": command,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def select(rows):
+    """The headline: the `main` row with the highest validation accuracy."""
+    main = [r for r in rows if r["table"] == "main"]
+    return max(main, key=lambda r: r[SELECTED_BY])["name"] if main else None
+
+
+def markdown(rows):
+    lines = ["| model | params | epochs | train s | val acc | test acc | test F1 | test AUC |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['params']:,} | {r['epochs']} | {r['train_seconds']:.0f} "
+            f"| {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} | {r['test_f1']:.4f} "
+            f"| {r['test_auc']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_results(path, done, protocol):
+    """Writes every finished row, in CANDIDATES order, and the selection once
+    every `main` candidate has its row."""
+    import keras
+    import tensorflow as tf
+
+    tables = {n: table for name, (table, _) in CANDIDATES.items()
+              for n in [name, *done.get(name, {}).get("members", [])]}
+    ordered = [done[n] for n in tables if n in done]
+    main = [n for n, (table, _) in CANDIDATES.items() if table == "main"]
+    complete = all(n in done for n in main)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({
+        "protocol": protocol,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
+                   f"keras {keras.__version__}",
+        "selected_by": SELECTED_BY,
+        "selection_rule": "the main-table row (ensembles and their members included) with the "
+                          "highest validation accuracy; every candidate trained is listed",
+        "num_candidates": len([n for n, t in tables.items() if t == "main"]) if complete else None,
+        "selected": select(ordered) if complete else None,
+        "rows": ordered,
+    }, indent=2) + "\n")
+    return ordered
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--tables", default="main,course")
+    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke runs)")
+    parser.add_argument("--limit", type=int, help="texts per split (smoke runs)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="train the chosen rows again even if the results hold them")
+    args = parser.parse_args()
+
+    import kerasseq  # noqa: F401
+    from kerasseq.tasks.sentiment import SentimentConfig
+    from kerasseq.tasks.sentiment import load_texts
+
+    results = RESULTS
+    protocol = dict(PROTOCOL)
+    if args.epochs or args.limit:
+        # A smoke run: its figures go elsewhere, never over the real ones.
+        protocol.update(epochs=args.epochs or protocol["epochs"], limit=args.limit)
+        PROTOCOL.update(epochs=protocol["epochs"])
+        results = RESULTS.with_name("sentiment.smoke.json")
+    tables = args.tables.split(",")
+    names = [n for n, (t, _) in CANDIDATES.items()
+             if t in tables and (not args.only or n in args.only)]
+    saved = json.loads(results.read_text()) if results.exists() else {}
+    # Rows of an earlier run of the same protocol are kept, and not trained
+    # again unless --rerun names them (after a change to the code they train).
+    same = saved.get("protocol") == json.loads(json.dumps(protocol))
+    done = {r["name"]: r for r in saved.get("rows", [])} if same else {}
+    if args.rerun:
+        for name in names:
+            for member in [name, *done.get(name, {}).get("members", [])]:
+                done.pop(member, None)
+    data = load_texts(SentimentConfig(**{k: v for k, v in PROTOCOL.items()}))
+    start = time.time()
+    trained = 0
+    for name in names:
+        table, overrides = CANDIDATES[name]
+        if name in done:
+            print(f"{name}: in {results.name} already")
+            continue
+        for row in run_row(name, table, overrides, data, args.limit):
+            done[row["name"]] = row
+            trained += 1
+        write_results(results, done, protocol)
+    ordered = write_results(results, done, protocol)
+    for table in tables:
+        print(f"\n### {table}\n")
+        print(markdown([r for r in ordered if r["table"] == table]))
+    print(f"\n{trained} rows trained in {time.time() - start:.0f} s; selected by {SELECTED_BY}: "
+          f"{select(ordered)}; written to {results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Sentiment classifiers: the recurrent model with its heads, and the baselines.
+
+`build_sentiment_model` embeds tokens, runs the shared recurrent encoder and
+ends in one of `HEADS`; given a vectorizer it takes raw strings, so the
+saved model carries its vocabulary. `build_bag_of_words_model` (logistic
+regression on n-gram features) and `build_majority_model` are the
+baselines it is measured against, by the same evaluation code.
+"""
+
+import keras
+import numpy as np
+
+from kerasseq import layers
+from kerasseq.models.encoder import recurrent_encoder
+from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_non_negative_int
+from kerasseq.validation import check_one_of
+from kerasseq.validation import check_positive_int
+from kerasseq.validation import check_rate
+
+HEADS = ("last", "mean", "max", "attention", "windowed_attention", "token_scores")
+# The layers whose per-token weights explain a prediction, by head.
+EXPLAINING_LAYERS = {"attention": "attention_pooling", "windowed_attention": "attention_pooling",
+                     "token_scores": "token_scores"}
+
+
+def build_sentiment_model(
+    *,
+    vocab_size=None,
+    embedding_dim=128,
+    cell="gru",
+    units=64,
+    depth=1,
+    bidirectional=False,
+    head="last",
+    window=5,
+    dropout=0.0,
+    embeddings=None,
+    vectorizer=None,
+    max_length=None,
+    truncate="end",
+    learning_rate=1e-3,
+    compile=True,
+):
+    """A binary sentiment classifier: embedding, recurrent encoder, head.
+
+    Heads: "last" (the final hidden state), "mean" / "max" (pooled over
+    the tokens), "attention" (learned softmax weights over the tokens,
+    `AttentionPooling`), "windowed_attention" (`WindowedAttention` over
+    `window` neighbours on each side, then attention pooling), and
+    "token_scores" (a score per token, summed, then a sigmoid:
+    `TokenScores`). Padding is masked everywhere.
+
+    Args:
+        vocab_size: number of token ids (default: the vectorizer's).
+        embedding_dim: size of the token embeddings (default: that of
+            `embeddings` when given).
+        cell: "elman", "gru", "gru_reset_before" or "lstm".
+        units: hidden units per recurrent layer.
+        depth: stacked recurrent layers.
+        bidirectional: read the text both ways.
+        head: one of `HEADS`.
+        window: neighbours on each side for "windowed_attention".
+        dropout: dropout rate on the embeddings and before the output.
+        embeddings: optional `(vocab_size, embedding_dim)` matrix (e.g. from
+            `pipelines.text.load_word_vectors`) to start the embedding from.
+        vectorizer: optional adapted `keras.layers.TextVectorization`
+            (output_mode "int"): the model then takes raw strings.
+        max_length: with a vectorizer, most tokens kept per text.
+        truncate: with a vectorizer, keep the "end" or the "start" of
+            longer texts.
+        learning_rate: Adam's learning rate (gradients clipped to global
+            norm 1, the remedy for exploding gradients).
+        compile: compile with binary cross-entropy, accuracy and AUC.
+
+    Returns:
+        A `keras.Model` from token ids `(batch, timesteps)` (or strings
+        `(batch,)`) to the probability of the positive class `(batch, 1)`.
+
+    Example:
+    >>> model = build_sentiment_model(vocab_size=100, units=8, head="attention")
+    >>> tuple(model(np.array([[5, 7, 9, 0]])).shape)
+    (1, 1)
+    """
+    owner = "build_sentiment_model"
+    head = check_one_of("head", head, list(HEADS), owner=owner)
+    window = check_non_negative_int("window", window, owner=owner,
+                                    example=f"{owner}(..., window=5)")
+    dropout = check_rate("dropout", dropout, owner=owner)
+    if vectorizer is not None:
+        if vectorizer.get_config().get("output_mode") != "int":
+            raise ArgumentError(
+                "vectorizer",
+                f"{owner} received a vectorizer with output_mode="
+                f"{vectorizer.get_config().get('output_mode')!r}: the recurrent model reads "
+                "token ids. Use TextVectorization(output_mode='int').",
+            )
+        vocab_size = vocab_size or vectorizer.vocabulary_size()
+    if embeddings is not None:
+        embeddings = np.asarray(embeddings, dtype="float32")
+        if embeddings.ndim != 2 or (vocab_size and embeddings.shape[0] != vocab_size):
+            raise ArgumentError(
+                "embeddings",
+                f"{owner} received embeddings of shape {embeddings.shape}; expected "
+                f"(vocab_size, embedding_dim) = ({vocab_size}, ...), one row per token id.",
+            )
+        vocab_size, embedding_dim = embeddings.shape
+    if vocab_size is None:
+        raise ArgumentError(
+            "vocab_size",
+            f"{owner} received neither vocab_size nor a vectorizer: pass one, e.g. "
+            f"{owner}(vocab_size=20000).",
+        )
+    vocab_size = check_positive_int("vocab_size", vocab_size, owner=owner,
+                                    example=f"{owner}(vocab_size=20000)")
+    embedding_dim = check_positive_int("embedding_dim", embedding_dim, owner=owner,
+                                       example=f"{owner}(..., embedding_dim=128)")
+    if vectorizer is not None:
+        inputs = keras.Input(shape=(), dtype="string", name="text")
+        ids = vectorizer(inputs)
+        if max_length is not None:
+            ids = layers.TruncateTokens(max_length, keep=truncate, name="truncate")(ids)
+    else:
+        inputs = ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    initializer = ("uniform" if embeddings is None
+                   else keras.initializers.Constant(embeddings))
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,
+                               embeddings_initializer=initializer, name="embedding")(ids)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = recurrent_encoder(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
+                          return_sequences=head != "last", owner=owner)
+    if head == "token_scores":
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+        outputs, _ = layers.TokenScores(units, name="token_scores")(x, return_token_scores=True)
+    else:
+        if head == "windowed_attention":
+            attended = layers.WindowedAttention(window, name="windowed_attention")(x)
+            x = keras.layers.LayerNormalization(name="attention_norm")(
+                keras.layers.Add(name="attention_residual")([x, attended]))
+        if head in ("attention", "windowed_attention"):
+            x, _ = layers.AttentionPooling(name="attention_pooling")(x, return_attention_scores=True)
+        elif head in ("mean", "max"):
+            x = layers.MaskedGlobalPooling1D(head, name=f"{head}_pooling")(x)
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+    model = keras.Model(inputs, outputs, name=f"{cell}_{head}" if isinstance(cell, str) else head)
+    if compile:
+        compile_classifier(model, learning_rate=learning_rate)
+    return model
+
+
+def compile_classifier(model, *, learning_rate=1e-3):
+    """Compiles a binary classifier: Adam (global norm clipped to 1), binary
+    cross-entropy, accuracy and ROC AUC."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=1.0),
+        loss="binary_crossentropy",
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+    )
+    return model
+
+
+def build_bag_of_words_model(vectorizer, *, l2=1e-5, learning_rate=1e-3, compile=True,
+                             name="bag_of_words"):
+    """Logistic regression on bag-of-n-grams features of raw text.
+
+    Args:
+        vectorizer: an adapted `TextVectorization` with a bag output
+            ("multi_hot", "count" or "tf_idf"), e.g. unigrams and bigrams.
+        l2: L2 penalty on the weights.
+        learning_rate: Adam's learning rate.
+        compile: compile as `compile_classifier` does.
+        name: the model's name.
+
+    Returns:
+        A `keras.Model` from strings `(batch,)` to probabilities `(batch, 1)`.
+
+    Example:
+    >>> v = keras.layers.TextVectorization(output_mode="multi_hot", vocabulary=["good", "bad"])
+    >>> tuple(build_bag_of_words_model(v)(np.array(["a good film"])).shape)
+    (1, 1)
+    """
+    inputs = keras.Input(shape=(), dtype="string", name="text")
+    features = vectorizer(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="probability",
+                                 kernel_regularizer=keras.regularizers.L2(l2))(features)
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        compile_classifier(model, learning_rate=learning_rate)
+    return model
+
+
+def build_majority_model(positive_rate):
+    """Predicts the training set's share of positives for every text: the
+    majority class, and an AUC of exactly 0.5.
+
+    Args:
+        positive_rate: fraction of positive training labels, in (0, 1).
+
+    Returns:
+        A compiled `keras.Model` from strings `(batch,)` to `(batch, 1)`.
+
+    Example:
+    >>> build_majority_model(0.75)(np.array(["anything", ""])).numpy().tolist()
+    [[0.75], [0.75]]
+    """
+    if not 0 < positive_rate < 1:
+        raise ArgumentError(
+            "positive_rate",
+            f"build_majority_model received positive_rate={positive_rate!r}: the training "
+            "labels must hold both classes, so it lies strictly between 0 and 1.",
+        )
+    # A bag of no words: the constant bias is the whole model.
+    vectorizer = keras.layers.TextVectorization(output_mode="count", vocabulary=["[none]"],
+                                                name="no_words")
+    model = build_bag_of_words_model(vectorizer, compile=False, name="majority")
+    dense = model.get_layer("probability")
+    logit = np.log(positive_rate / (1 - positive_rate))
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.array([logit], "float32")])
+    dense.trainable = False
+    compile_classifier(model)
+    return model

@@ -1,0 +1,278 @@
+"""The sentiment task: labeled texts, a raw-text recurrent classifier, its baselines.
+
+`SentimentTask` loads IMDB (or a user's labeled texts), adapts the
+vocabulary on the training texts only, batches raw texts by length, builds
+the recurrent classifier (`build_sentiment_model`, vectorizer inside) and
+the majority and bag-of-words baselines, and measures every model with
+the same code: accuracy, precision, recall, F1 and ROC AUC, a confusion
+matrix, ROC curves, and per-token explanations of a few test reviews.
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+
+from kerasseq.models.encoder import CELLS
+from kerasseq.models.sentiment import EXPLAINING_LAYERS
+from kerasseq.models.sentiment import HEADS
+from kerasseq.tasks import register
+from kerasseq.tasks.base import Task
+from kerasseq.tasks.base import TaskConfig
+from kerasseq.tasks.base import option
+from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_positive_int
+
+BASELINES = ("majority", "bag_of_words")
+# The bag-of-words baseline: unigrams and bigrams, TF-IDF weighted, the
+# classic strong linear model on IMDB ("bag of bigrams", Maas et al. 2011).
+BAG_OF_WORDS_TOKENS = 100_000
+EXPLAINED_REVIEWS = 6
+
+
+def _names(text):
+    return [name for name in text.split(",") if name]
+
+
+@dataclasses.dataclass
+class SentimentConfig(TaskConfig):
+    """Everything that defines a sentiment run; saved as the run's `config.json`.
+
+    Fields are the keywords of `build_sentiment_model` and of the text
+    pipelines, and the flags of `kerasseq train sentiment`.
+    """
+
+    epochs: int = option(10, group="training", help="most training epochs")
+    patience: int = option(2, group="training",
+                           help="epochs without a better validation accuracy before stopping")
+    data: str = option("imdb", group="data",
+                       help="'imdb', or a CSV/TSV/JSONL file or folder-per-class of labeled texts")
+    text_column: str = option("text", group="data", help="text column of a data file")
+    label_column: str = option("label", group="data", help="label column of a data file")
+    validation_split: float = option(0.2, group="data",
+                                     help="share of the training texts held out for validation")
+    limit: int = option(None, group="data", parse=int,
+                        help="use at most N texts of each split, drawn at random (a quick trial)")
+    max_tokens: int = option(20000, group="data", help="vocabulary size (padding and unknown included)")
+    max_length: int = option(400, group="data", help="most tokens read per text")
+    truncate: str = option("end", group="data", choices=["end", "start"],
+                           help="keep the end or the start of longer texts")
+    word_vectors: str = option(None, group="model",
+                               help="GloVe/word2vec text file to start the embeddings from")
+    embedding_dim: int = option(128, help="token embedding size")
+    cell: str = option("gru", choices=list(CELLS), help="recurrent cell")
+    units: int = option(64, help="hidden units per recurrent layer")
+    depth: int = option(1, help="stacked recurrent layers")
+    bidirectional: bool = option(False, help="read each text both ways")
+    head: str = option("attention", choices=list(HEADS), help="how the token states become a prediction")
+    window: int = option(5, help="neighbours on each side for head windowed_attention")
+    dropout: float = option(0.3, help="dropout on the embeddings and before the output")
+    baselines: list = option(list(BASELINES), parse=_names,
+                             help="comma-separated baselines, or '' for none")
+    learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
+
+
+def load_texts(config):
+    """Loads `config.data` ("imdb", a file or a folder) as `TextClassificationData`."""
+    from pipelines import text
+
+    if config.data == "imdb":
+        return text.load_imdb(validation_split=config.validation_split, seed=config.seed)
+    return text.load_text_classification(
+        config.data, text_column=config.text_column, label_column=config.label_column,
+        validation_split=config.validation_split, seed=config.seed,
+    )
+
+
+@register("sentiment")
+class SentimentTask(Task):
+    """Classify texts as negative or positive: data, vocabulary and models of
+    one `SentimentConfig`.
+
+    The vocabulary is adapted on the training texts only; texts are
+    batched raw, grouped by length; models take strings, so a saved model
+    is complete. Every model is measured by `evaluate` with the same code.
+
+    Args:
+        config: a `SentimentConfig` (or a dict of its fields).
+        data: optional `pipelines.text.TextClassificationData` to use
+            instead of loading `config.data`.
+
+    Example:
+    >>> task = SentimentTask({"data": "imdb", "epochs": 1, "limit": 2000})  # doctest: +SKIP
+    >>> model = task.build_model()  # doctest: +SKIP
+    >>> task.fit(model)  # doctest: +SKIP
+    >>> task.evaluate(model)["test"]["accuracy"]  # doctest: +SKIP
+    """
+
+    config_class = SentimentConfig
+    monitor = "val_accuracy"
+    monitor_mode = "max"
+    keywords = {"keep": "truncate"}
+    example = ("kerasseq train sentiment --data imdb --cell gru --units 64 --head attention "
+               "--out runs/imdb-gru")
+
+    def __init__(self, config, data=None):
+        from pipelines import text
+
+        super().__init__(config)
+        c = self.config
+        owner = type(self).__name__
+        unknown = [b for b in c.baselines if b not in BASELINES]
+        if unknown:
+            raise ArgumentError(
+                "baselines",
+                f"{owner} received baselines={c.baselines!r}; {unknown} are not baselines. "
+                f"Choose from {list(BASELINES)}, e.g. baselines=['majority'].",
+            )
+        for field in ("max_tokens", "max_length"):
+            check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=400")
+        if c.limit is not None:
+            check_positive_int("limit", c.limit, owner=owner, example="limit=2000")
+        data = load_texts(c) if data is None else data
+        self.class_names = tuple(str(name) for name in data.class_names)
+        rng = np.random.default_rng(c.seed)
+        self.splits = {}
+        for split in ("train", "val", "test"):
+            texts, labels = data.split(split)
+            if c.limit is not None and len(texts) > c.limit:
+                chosen = np.sort(rng.choice(len(texts), c.limit, replace=False))
+                texts, labels = texts[chosen], labels[chosen]
+            if not len(texts):
+                raise ValueError(f"{owner}: the {split} split of {c.data} is empty; "
+                                 "give more texts or a larger validation_split.")
+            self.splits[split] = (texts, np.asarray(labels, dtype="float32"))
+        vectorizer = text.build_vectorizer(self.splits["train"][0], max_tokens=c.max_tokens)
+        self.vocabulary = vectorizer.get_vocabulary()
+        self.lengths = {
+            split: text.token_lengths(vectorizer, texts, max_length=c.max_length)
+            for split, (texts, _) in self.splits.items()
+        }
+        self.embeddings = None
+        if c.word_vectors:
+            self.embeddings, found = text.load_word_vectors(c.word_vectors, self.vocabulary)
+            print(f"Word vectors: {found:,} of {len(self.vocabulary):,} tokens found "
+                  f"in {c.word_vectors}")
+        self._predictions = {}
+
+    @property
+    def model_name(self):
+        return f"{self.config.cell}_{self.config.head}"
+
+    def vectorizer(self):
+        """A new `TextVectorization` with the training vocabulary (token ids)."""
+        import keras
+
+        from pipelines.preprocessing import standardize_text
+
+        return keras.layers.TextVectorization(
+            standardize=standardize_text, vocabulary=self.vocabulary[2:], name="vectorizer",
+        )
+
+    def dataset(self, split, *, shuffle=False, seed=None):
+        """`(texts, labels)` batches of `split`, grouped by length; `seed`
+        (default: the config's) orders the shuffle."""
+        from pipelines.text import text_dataset
+
+        texts, labels = self.splits[split]
+        return text_dataset(
+            texts, labels, lengths=self.lengths[split], batch_size=self.config.batch_size,
+            shuffle=shuffle, seed=self.config.seed if seed is None else seed,
+        )
+
+    def build_model(self, *, seed=None, **overrides):
+        """The configured classifier on raw text, its initial weights drawn
+        from `seed` (default: the config's); `overrides` replace builder keywords."""
+        import keras
+
+        from kerasseq.models import build_sentiment_model
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed if seed is None else seed)
+        keywords = dict(
+            embedding_dim=c.embedding_dim, cell=c.cell, units=c.units, depth=c.depth,
+            bidirectional=c.bidirectional, head=c.head, window=c.window, dropout=c.dropout,
+            embeddings=self.embeddings, vectorizer=self.vectorizer(), max_length=c.max_length,
+            truncate=c.truncate, learning_rate=c.learning_rate,
+        )
+        keywords.update(overrides)
+        return build_sentiment_model(**keywords)
+
+    def build_baselines(self):
+        """The majority-class predictor and logistic regression on TF-IDF
+        unigrams and bigrams, adapted on the training texts."""
+        import keras
+
+        from kerasseq import models
+        from pipelines.text import build_vectorizer
+
+        keras.utils.set_random_seed(self.config.seed)
+        baselines = {}
+        if "majority" in self.config.baselines:
+            baselines["majority"] = models.build_majority_model(float(self.splits["train"][1].mean()))
+        if "bag_of_words" in self.config.baselines:
+            vectorizer = build_vectorizer(
+                self.splits["train"][0], max_tokens=BAG_OF_WORDS_TOKENS, output_mode="tf_idf",
+                ngrams=2, name="bag_of_ngrams",
+            )
+            baselines["bag_of_words"] = models.build_bag_of_words_model(vectorizer)
+        return baselines
+
+    def predict(self, model, split):
+        """`(labels, probabilities)` of `split`, in the dataset's order."""
+        labels, probabilities = [], []
+        for texts, batch_labels in self.dataset(split):
+            probabilities.append(np.asarray(model(texts, training=False)).reshape(-1))
+            labels.append(batch_labels.numpy())
+        return np.concatenate(labels).astype("int32"), np.concatenate(probabilities)
+
+    def evaluate(self, model, splits=("val", "test")):
+        """Accuracy, precision, recall, F1, ROC AUC and the confusion matrix."""
+        from kerasseq.classification import binary_metrics
+
+        results = {}
+        for split in splits:
+            labels, probabilities = self.predict(model, split)
+            self._predictions[(id(model), split)] = (labels, probabilities)
+            results[split] = binary_metrics(labels, probabilities)
+        return results
+
+    def summary(self):
+        return {
+            "class_names": list(self.class_names),
+            "vocabulary_size": len(self.vocabulary),
+            "num_texts": {split: int(len(texts)) for split, (texts, _) in self.splits.items()},
+        }
+
+    def write_plots(self, directory, models, histories):
+        """Loss curves, test ROC curves, and explanations of a few test
+        reviews (`explain.html`, `explain.json`) where the head has them."""
+        from kerasseq import analysis
+        from kerasseq.classification import roc_auc
+        from kerasseq.classification import roc_curve
+        from kerasseq.models.explain import explain
+        from kerasseq.models.explain import render_html
+        from kerasseq.models.explain import render_terminal
+
+        super().write_plots(directory, models, histories)
+        curves = {}
+        for name, model in models.items():
+            labels, probabilities = self._predictions.get((id(model), "test")) or self.predict(model, "test")
+            curves[name] = (*roc_curve(labels, probabilities), roc_auc(labels, probabilities))
+        analysis.plot_roc(curves, directory / "roc.png")
+        model = models.get(self.model_name)
+        if model is None or self.config.head not in EXPLAINING_LAYERS:
+            return
+        texts = self.example_texts()
+        explanations = explain(model, texts, class_names=self.class_names)
+        (directory / "explain.html").write_text(render_html(explanations, title=f"{self.model_name}: test reviews"))
+        (directory / "explain.json").write_text(json.dumps(explanations, indent=1))
+        print(render_terminal(explanations[:2]))
+
+    def example_texts(self, count=EXPLAINED_REVIEWS):
+        """A few short test texts, drawn from the seed, for explanations."""
+        texts, _ = self.splits["test"]
+        short = np.flatnonzero(self.lengths["test"] <= 80)
+        pool = short if len(short) >= count else np.arange(len(texts))
+        chosen = np.random.default_rng(self.config.seed).choice(pool, min(count, len(pool)), replace=False)
+        return [str(texts[i]) for i in sorted(chosen)]
