@@ -29,6 +29,7 @@ demo: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) bench/cells.py
 	$(PY) bench/windows.py
+	$(PY) bench/attention.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

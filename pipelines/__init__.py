@@ -1,4 +1,5 @@
-"""Data pipelines: load, clean and split time series, and window them for Keras.
+"""Data pipelines: load, clean and split time series and window them for Keras;
+load labeled texts and batch them by length.
 
 Names are imported on first use (PEP 562), so `import pipelines` loads
 neither TensorFlow nor pandas until a function needs them.
@@ -23,6 +24,12 @@ _EXPORTS = {
     "load_nyc_weather": "weather",
     "chronological_split": "splits",
     "fit_normalizer": "splits",
+    "load_imdb": "text",
+    "load_text_classification": "text_files",
+    "load_word_vectors": "text_files",
+    "build_vectorizer": "text",
+    "token_lengths": "text",
+    "text_dataset": "text",
     "data_dir": "data",
     "fetch": "data",
 }

@@ -59,7 +59,7 @@ class SentimentConfig(TaskConfig):
                            help="keep the end or the start of longer texts")
     word_vectors: str = option(None, group="model",
                                help="GloVe/word2vec text file to start the embeddings from")
-    embedding_dim: int = option(128, help="token embedding size")
+    embedding_dim: int = option(128, help="token embedding size (with --word-vectors: theirs)")
     cell: str = option("gru", choices=list(CELLS), help="recurrent cell")
     units: int = option(64, help="hidden units per recurrent layer")
     depth: int = option(1, help="stacked recurrent layers")
@@ -222,7 +222,9 @@ class SentimentTask(Task):
         """`(labels, probabilities)` of `split`, in the dataset's order."""
         labels, probabilities = [], []
         for texts, batch_labels in self.dataset(split):
-            probabilities.append(np.asarray(model(texts, training=False)).reshape(-1))
+            # predict_on_batch runs the traced predict function; calling the
+            # model would step its recurrent loops eagerly, far slower.
+            probabilities.append(np.asarray(model.predict_on_batch(texts)).reshape(-1))
             labels.append(batch_labels.numpy())
         return np.concatenate(labels).astype("int32"), np.concatenate(probabilities)
 
