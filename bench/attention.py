@@ -176,6 +176,9 @@ def main():
             keras_mb, ours_mb = (
                 memory(kind, step, args.batch, timesteps, args.window) for kind in ("keras", "ours")
             )
+            if ours_mb == "OOM":
+                print(f"{step:<10}{timesteps:>6}  ours ran out of memory", flush=True)
+                continue
             if keras_mb == "OOM":
                 (ours_ms,) = time_steps([cases["ours"][1][step]], args.repeats)
                 keras_ms, speedup = "OOM", "-"

@@ -32,9 +32,14 @@ def metrics_table(models, splits=("val", "test")):
     for name, m in models.items():
         lines.append(
             f"{name:<{name_width}}{m['params']:>10,}{m['train_seconds']:>9.1f}"
-            + "".join(f"{m[split][metric]:>{w}.3f}" for (split, metric), w in zip(columns, widths))
+            + "".join(_cell(m[split].get(metric), w) for (split, metric), w in zip(columns, widths))
         )
     return "\n".join(lines)
+
+
+def _cell(value, width):
+    # A figure that cannot be computed (an AUC with one class present) is None.
+    return f"{value:>{width}.3f}" if isinstance(value, float) else f"{'n/a':>{width}}"
 
 
 def plot_losses(histories, path):

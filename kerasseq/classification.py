@@ -19,7 +19,7 @@ def binary_metrics(labels, probabilities, *, threshold=0.5):
         `{"accuracy", "precision", "recall", "f1", "auc", "confusion_matrix",
         "num_examples"}`; the confusion matrix is `[[TN, FP], [FN, TP]]`
         (rows: true class). Precision and F1 are 0 when nothing is
-        predicted positive.
+        predicted positive; the AUC is None when the labels hold one class.
 
     Example:
     >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
@@ -41,7 +41,8 @@ def binary_metrics(labels, probabilities, *, threshold=0.5):
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "auc": roc_auc(labels, probabilities),
+        # None, not NaN (which JSON lacks), when a class is missing.
+        "auc": None if np.isnan(auc := roc_auc(labels, probabilities)) else auc,
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "num_examples": int(len(labels)),
     }

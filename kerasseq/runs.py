@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_one_of
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -176,8 +177,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.directory = Path(directory)
         self.monitor = monitor
-        if mode not in ("min", "max"):
-            raise ValueError(f"TrainingCheckpoint received mode={mode!r}. Expected 'min' or 'max'.")
+        check_one_of("mode", mode, ["min", "max"], owner="TrainingCheckpoint")
         self.better = np.less if mode == "min" else np.greater
         self.tracked = [c for c in callbacks if isinstance(c, tuple(_STATE))]
         self.state = _read_backup(self.directory / BACKUP)

@@ -33,11 +33,13 @@ def standardize_text(texts):
     import tensorflow as tf
 
     texts = tf.strings.lower(texts, encoding="utf-8")
-    texts = tf.strings.regex_replace(texts, r"<[^>]*>", " ")
+    # Tags only: a stray "<" (as in "a < b") must not swallow the text up to the next ">".
+    texts = tf.strings.regex_replace(texts, r"</?[a-z][^<>]*>", " ")
     texts = tf.strings.regex_replace(texts, r"([!?])", r" \1 ")
     # Punctuation other than ! ? and word-internal apostrophes becomes space.
-    # Letters and digits of any script count (RE2's \w is ASCII only).
-    texts = tf.strings.regex_replace(texts, r"(?:[^\p{L}\p{N}\s!?']|'\B|\B')+", " ")
+    # Letters, their combining marks (Devanagari vowel signs, Arabic
+    # diacritics) and digits of any script count; RE2's \w is ASCII only.
+    texts = tf.strings.regex_replace(texts, r"(?:[^\p{L}\p{M}\p{N}\s!?']|'\B|\B')+", " ")
     return texts
 
 
@@ -51,7 +53,8 @@ class TruncateTokens(keras.layers.Layer):
     empty text gives one padding step (a prediction, not a crash).
 
     Args:
-        max_length: most tokens kept.
+        max_length: most tokens kept, or None to keep all (the layer then
+            only ensures one step).
         keep: "end" or "start".
 
     Call arguments:
@@ -67,8 +70,10 @@ class TruncateTokens(keras.layers.Layer):
 
     def __init__(self, max_length, keep="end", **kwargs):
         super().__init__(**kwargs)
-        self.max_length = check_positive_int("max_length", max_length, owner="TruncateTokens",
-                                             example="TruncateTokens(400)")
+        if max_length is not None:
+            check_positive_int("max_length", max_length, owner="TruncateTokens",
+                               example="TruncateTokens(400)")
+        self.max_length = max_length
         self.keep = check_one_of("keep", keep, list(TRUNCATE), owner="TruncateTokens")
 
     def call(self, inputs):
@@ -78,7 +83,7 @@ class TruncateTokens(keras.layers.Layer):
         # At least one step, so that a batch of empty texts still has a shape to run on.
         inputs = tf.pad(inputs, [[0, 0], [0, tf.maximum(1 - tf.shape(inputs)[1], 0)]])
         lengths = tf.reduce_sum(tf.cast(inputs != 0, "int32"), axis=1)
-        kept = tf.minimum(lengths, self.max_length)
+        kept = lengths if self.max_length is None else tf.minimum(lengths, self.max_length)
         start = lengths - kept if self.keep == "end" else tf.zeros_like(lengths)
         width = tf.maximum(tf.reduce_max(tf.concat([kept, [1]], axis=0)), 1)
         steps = tf.range(width)[None, :]

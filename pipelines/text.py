@@ -24,7 +24,6 @@ import numpy as np
 
 from pipelines.data import fetch
 from pipelines.data import find
-from pipelines.preprocessing import TRUNCATE
 from pipelines.preprocessing import TruncateTokens  # noqa: F401 (exported)
 from pipelines.preprocessing import standardize_text
 from pipelines.validation import ArgumentError
@@ -144,8 +143,9 @@ def _read_imdb(source):
 
     root = Path(source)
     if root.is_dir():
+        # Named from the folder itself, which may have been renamed from aclImdb.
         for file in root.glob("*/*/*.txt"):
-            add(file.relative_to(root.parent).as_posix(), file.read_bytes)
+            add("aclImdb/" + file.relative_to(root).as_posix(), file.read_bytes)
     else:
         try:
             with tarfile.open(root) as archive:
@@ -252,15 +252,23 @@ def check_texts(texts, *, owner):
 def token_lengths(vectorizer, texts, *, max_length=None, batch_size=1024):
     """Number of tokens of each text under `vectorizer` (capped at `max_length`).
 
+    Counted on ragged ids, so one very long text costs its own length, not
+    that length times the batch.
+
     Example:
     >>> token_lengths(vectorizer, ["a good film", ""])  # doctest: +SKIP
     array([3, 0])
     """
-    lengths = []
-    texts = np.asarray(texts, dtype=object)
-    for start in range(0, len(texts), batch_size):
-        ids = vectorizer(keras.ops.convert_to_tensor(texts[start:start + batch_size].astype(str)))
-        lengths.append(np.count_nonzero(np.asarray(ids), axis=1))
+    config = vectorizer.get_config()
+    ragged = keras.layers.TextVectorization(
+        standardize=config["standardize"], split=config["split"], ragged=True,
+        vocabulary=vectorizer.get_vocabulary(),
+    )
+    texts = check_texts(texts, owner="token_lengths")
+    lengths = [
+        ragged(keras.ops.convert_to_tensor(texts[start:start + batch_size].astype(str))).row_lengths().numpy()
+        for start in range(0, len(texts), batch_size)
+    ]
     lengths = np.concatenate(lengths) if lengths else np.zeros(0, "int64")
     return lengths if max_length is None else np.minimum(lengths, max_length)
 

@@ -52,6 +52,8 @@ def test_degenerate_inputs():
     m = binary_metrics([0, 0, 1], [0.1, 0.2, 0.3])
     assert (m["precision"], m["recall"], m["f1"]) == (0.0, 0.0, 0.0)
     assert np.isnan(roc_auc([1, 1], [0.2, 0.9]))
+    # In metrics (written as JSON), a missing AUC is None.
+    assert binary_metrics([1, 1], [0.2, 0.9])["auc"] is None
     with pytest.raises(ValueError, match="Received 2 labels and 3 probabilities"):
         binary_metrics([0, 1], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="Received 0 labels and 0 probabilities"):

@@ -125,7 +125,7 @@ def test_higher_is_better_for_mode_max(tmp_path):
     assert saved_epoch(tmp_path) == 1.0
     resumed = runs.TrainingCheckpoint(tmp_path, monitor="val_accuracy", mode="max")
     assert resumed.best == 0.8
-    with pytest.raises(ValueError, match="TrainingCheckpoint received mode='up'"):
+    with pytest.raises(ValueError, match="TrainingCheckpoint received mode='up'. Expected one of 'min', 'max'"):
         runs.TrainingCheckpoint(tmp_path / "other", monitor="val_accuracy", mode="up")
 
 

@@ -11,10 +11,22 @@ import html
 import keras
 import numpy as np
 
-from kerasseq.models.sentiment import EXPLAINING_LAYERS
+from kerasseq import layers
+from kerasseq.models.sentiment import EXPLAINING_HEADS
 
-# The layer whose output is the token ids of a raw-text model, in order of preference.
-_ID_LAYERS = ("truncate", "vectorizer")
+# The heads whose per-token weights explain a prediction.
+_HEADS = (layers.TokenScores, layers.AttentionPooling)
+
+
+def _explained_model(model):
+    """`model`, or the first member of an ensemble, if its head has per-token weights."""
+    for candidate in [model, *(layer for layer in model.layers if isinstance(layer, keras.Model))]:
+        if any(isinstance(layer, _HEADS) for layer in candidate.layers):
+            return candidate
+    raise ValueError(
+        f"explain received model {model.name!r}, whose head has no per-token weights. "
+        f"Use a model built with head in {list(EXPLAINING_HEADS)}."
+    )
 
 
 def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive")):
@@ -22,7 +34,8 @@ def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive
 
     Args:
         model: a model of `build_sentiment_model` with head "attention",
-            "windowed_attention" or "token_scores".
+            "windowed_attention" or "token_scores" (of an ensemble: its
+            first member's weights and prediction).
         texts: raw strings (for a raw-text model), or token id arrays.
         vocabulary: the token of each id, for a model that takes ids
             (a raw-text model has its own).
@@ -38,21 +51,17 @@ def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive
     >>> explain(model, ["A wonderful, moving film."])[0]["tokens"]  # doctest: +SKIP
     [('a', 0.01), ('wonderful', 0.62), ('moving', 0.30), ('film', 0.07)]
     """
-    layer_name = next((name for name in ("token_scores", "attention_pooling")
-                       if name in {layer.name for layer in model.layers}), None)
-    if layer_name is None:
-        raise ValueError(
-            f"explain received model {model.name!r}, whose head has no per-token weights. "
-            f"Use a model built with head in {sorted(EXPLAINING_LAYERS)}."
-        )
+    model = _explained_model(model)
+    head = next(layer for layer in model.layers if isinstance(layer, _HEADS))
     raw = model.inputs[0].dtype == "string"
     if raw:
-        id_layer = next(model.get_layer(n) for n in _ID_LAYERS if n in {l.name for l in model.layers})
-        ids_output = id_layer.output
-        vectorizer = model.get_layer("vectorizer")
-        vocabulary = vectorizer.get_vocabulary()
         from pipelines.text import check_texts
 
+        id_layer = next(layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
+                        for layer in model.layers if isinstance(layer, kind))
+        ids_output = id_layer.output
+        vocabulary = next(layer for layer in model.layers
+                          if isinstance(layer, keras.layers.TextVectorization)).get_vocabulary()
         # Object arrays: Keras' predict rejects NumPy's fixed-width str dtypes.
         inputs = check_texts(texts, owner="explain")
     else:
@@ -63,7 +72,7 @@ def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive
             )
         ids_output = model.inputs[0]
         inputs = keras.utils.pad_sequences(texts, padding="post")
-    weights_output = model.get_layer(layer_name).output[1]
+    weights_output = head.output[1]
     probe = keras.Model(model.inputs, [model.outputs[0], ids_output, weights_output])
     probabilities, ids, weights = (np.asarray(v) for v in probe.predict(inputs, verbose=0))
     results = []
@@ -74,7 +83,7 @@ def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive
             "text": texts[k] if raw else " ".join(vocabulary[i] for i in row[keep]),
             "probability": probability,
             "label": class_names[int(probability >= 0.5)],
-            "kind": "token_scores" if layer_name == "token_scores" else "attention",
+            "kind": "token_scores" if isinstance(head, layers.TokenScores) else "attention",
             "tokens": [(str(vocabulary[i]), float(w)) for i, w in zip(row[keep], weights[k][keep])],
         })
     return results

@@ -19,9 +19,8 @@ from kerasseq.validation import check_positive_int
 from kerasseq.validation import check_rate
 
 HEADS = ("last", "mean", "max", "attention", "windowed_attention", "token_scores")
-# The layers whose per-token weights explain a prediction, by head.
-EXPLAINING_LAYERS = {"attention": "attention_pooling", "windowed_attention": "attention_pooling",
-                     "token_scores": "token_scores"}
+# The heads with per-token weights that explain a prediction (see `explain`).
+EXPLAINING_HEADS = ("attention", "windowed_attention", "token_scores")
 
 
 def build_sentiment_model(
@@ -55,7 +54,7 @@ def build_sentiment_model(
         vocab_size: number of token ids (default: the vectorizer's).
         embedding_dim: size of the token embeddings (default: that of
             `embeddings` when given).
-        cell: "elman", "gru", "gru_reset_before" or "lstm".
+        cell: "elman", "elman_relu", "gru", "gru_reset_before" or "lstm".
         units: hidden units per recurrent layer.
         depth: stacked recurrent layers.
         bidirectional: read the text both ways.
@@ -66,7 +65,7 @@ def build_sentiment_model(
             `pipelines.text.load_word_vectors`) to start the embedding from.
         vectorizer: optional adapted `keras.layers.TextVectorization`
             (output_mode "int"): the model then takes raw strings.
-        max_length: with a vectorizer, most tokens kept per text.
+        max_length: with a vectorizer, most tokens kept per text (None: all).
         truncate: with a vectorizer, keep the "end" or the "start" of
             longer texts.
         learning_rate: Adam's learning rate (gradients clipped to global
@@ -95,7 +94,20 @@ def build_sentiment_model(
                 f"{vectorizer.get_config().get('output_mode')!r}: the recurrent model reads "
                 "token ids. Use TextVectorization(output_mode='int').",
             )
+        if vocab_size is not None and vocab_size < vectorizer.vocabulary_size():
+            raise ArgumentError(
+                "vocab_size",
+                f"{owner} received vocab_size={vocab_size} and a vectorizer of "
+                f"{vectorizer.vocabulary_size()} tokens: every token id needs an embedding row. "
+                "Leave vocab_size out to take the vectorizer's.",
+            )
         vocab_size = vocab_size or vectorizer.vocabulary_size()
+    elif max_length is not None:
+        raise ArgumentError(
+            "max_length",
+            f"{owner} received max_length={max_length!r} without a vectorizer: truncation "
+            "applies to raw text. Pass vectorizer=..., or cut the token ids yourself.",
+        )
     if embeddings is not None:
         embeddings = np.asarray(embeddings, dtype="float32")
         if embeddings.ndim != 2 or (vocab_size and embeddings.shape[0] != vocab_size):
@@ -117,9 +129,8 @@ def build_sentiment_model(
                                        example=f"{owner}(..., embedding_dim=128)")
     if vectorizer is not None:
         inputs = keras.Input(shape=(), dtype="string", name="text")
-        ids = vectorizer(inputs)
-        if max_length is not None:
-            ids = layers.TruncateTokens(max_length, keep=truncate, name="truncate")(ids)
+        # Also without max_length: it gives an all-empty batch one step to run on.
+        ids = layers.TruncateTokens(max_length, keep=truncate, name="truncate")(vectorizer(inputs))
     else:
         inputs = ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     initializer = ("uniform" if embeddings is None

@@ -10,11 +10,13 @@ matrix, ROC curves, and per-token explanations of a few test reviews.
 
 import dataclasses
 import json
+import sys
+import weakref
 
 import numpy as np
 
 from kerasseq.models.encoder import CELLS
-from kerasseq.models.sentiment import EXPLAINING_LAYERS
+from kerasseq.models.sentiment import EXPLAINING_HEADS
 from kerasseq.models.sentiment import HEADS
 from kerasseq.tasks import register
 from kerasseq.tasks.base import Task
@@ -49,6 +51,9 @@ class SentimentConfig(TaskConfig):
                        help="'imdb', or a CSV/TSV/JSONL file or folder-per-class of labeled texts")
     text_column: str = option("text", group="data", help="text column of a data file")
     label_column: str = option("label", group="data", help="label column of a data file")
+    class_names: list = option(None, group="data", parse=_names,
+                               help="the labels of class 0 and class 1, e.g. neg,pos "
+                                    "(default: sorted; imdb: neg,pos)")
     validation_split: float = option(0.2, group="data",
                                      help="share of the training texts held out for validation")
     limit: int = option(None, group="data", parse=int,
@@ -77,10 +82,17 @@ def load_texts(config):
     from pipelines import text
 
     if config.data == "imdb":
+        if config.class_names and tuple(config.class_names) != text.IMDB_CLASSES:
+            raise ArgumentError(
+                "class_names",
+                f"SentimentTask received class_names={config.class_names!r} for imdb, whose "
+                f"classes are {list(text.IMDB_CLASSES)} (0 = negative). Leave class_names out.",
+            )
         return text.load_imdb(validation_split=config.validation_split, seed=config.seed)
     return text.load_text_classification(
         config.data, text_column=config.text_column, label_column=config.label_column,
         validation_split=config.validation_split, seed=config.seed,
+        class_names=tuple(config.class_names) if config.class_names else None,
     )
 
 
@@ -131,6 +143,8 @@ class SentimentTask(Task):
             check_positive_int("limit", c.limit, owner=owner, example="limit=2000")
         data = load_texts(c) if data is None else data
         self.class_names = tuple(str(name) for name in data.class_names)
+        # Precision, recall and F1 are those of class 1: say which one it is.
+        print(f"Labels: 0 = {self.class_names[0]!r}, 1 = {self.class_names[1]!r} (the positive class)")
         rng = np.random.default_rng(c.seed)
         self.splits = {}
         for split in ("train", "val", "test"):
@@ -153,7 +167,8 @@ class SentimentTask(Task):
             self.embeddings, found = text.load_word_vectors(c.word_vectors, self.vocabulary)
             print(f"Word vectors: {found:,} of {len(self.vocabulary):,} tokens found "
                   f"in {c.word_vectors}")
-        self._predictions = {}
+        # Each model's last predictions, for the ROC curves drawn after evaluate.
+        self._predictions = weakref.WeakKeyDictionary()
 
     @property
     def model_name(self):
@@ -235,7 +250,7 @@ class SentimentTask(Task):
         results = {}
         for split in splits:
             labels, probabilities = self.predict(model, split)
-            self._predictions[(id(model), split)] = (labels, probabilities)
+            self._predictions.setdefault(model, {})[split] = (labels, probabilities)
             results[split] = binary_metrics(labels, probabilities)
         return results
 
@@ -259,17 +274,17 @@ class SentimentTask(Task):
         super().write_plots(directory, models, histories)
         curves = {}
         for name, model in models.items():
-            labels, probabilities = self._predictions.get((id(model), "test")) or self.predict(model, "test")
+            labels, probabilities = self._predictions.get(model, {}).get("test") or self.predict(model, "test")
             curves[name] = (*roc_curve(labels, probabilities), roc_auc(labels, probabilities))
         analysis.plot_roc(curves, directory / "roc.png")
         model = models.get(self.model_name)
-        if model is None or self.config.head not in EXPLAINING_LAYERS:
+        if model is None or self.config.head not in EXPLAINING_HEADS:
             return
         texts = self.example_texts()
         explanations = explain(model, texts, class_names=self.class_names)
         (directory / "explain.html").write_text(render_html(explanations, title=f"{self.model_name}: test reviews"))
         (directory / "explain.json").write_text(json.dumps(explanations, indent=1))
-        print(render_terminal(explanations[:2]))
+        print(render_terminal(explanations[:2], color=sys.stdout.isatty()))
 
     def example_texts(self, count=EXPLAINED_REVIEWS):
         """A few short test texts, drawn from the seed, for explanations."""

@@ -159,3 +159,26 @@ def test_explain_errors_and_renderings(vectorizer):
     assert "\033[48;5;46mgood\033[0m" in colored and "\033[48;5;124m<b>\033[0m" in colored
     page = render_html(explanations, title="t")
     assert 'title="+2.0000">good</mark>' in page and "&lt;b&gt;" in page
+
+
+def test_default_vectorizer_without_max_length_takes_an_all_empty_batch():
+    vectorizer = keras.layers.TextVectorization(vocabulary=["good", "bad"])
+    model = build_sentiment_model(vectorizer=vectorizer, units=4, head="attention")
+    predicted = model.predict(np.array(["", "  "], dtype=object), verbose=0)
+    assert predicted.shape == (2, 1) and np.all(np.isfinite(predicted))
+    [result] = explain(model, ["good zzz"])
+    assert [token for token, _ in result["tokens"]] == ["good", "[UNK]"]
+
+
+def test_explain_an_ensemble_through_its_first_member(vectorizer):
+    members = [small_model(vectorizer, head="token_scores") for _ in range(2)]
+    [result] = explain(build_ensemble(members), ["great story"])
+    [first] = explain(members[0], ["great story"])
+    assert result == first
+
+
+def test_vocabulary_and_truncation_errors(vectorizer):
+    with pytest.raises(ArgumentError, match=r"vocab_size=5 and a vectorizer of \d+ tokens"):
+        build_sentiment_model(vocab_size=5, vectorizer=vectorizer)
+    with pytest.raises(ArgumentError, match="max_length=10 without a vectorizer"):
+        build_sentiment_model(vocab_size=5, max_length=10)

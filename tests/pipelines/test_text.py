@@ -55,13 +55,15 @@ def test_load_imdb_full_copy(data_file):
         load_imdb(path, unlabeled=True)
 
 
-@pytest.mark.parametrize("layout", ["folder", "parent", "tar.gz"])
+@pytest.mark.parametrize("layout", ["folder", "parent", "renamed", "tar.gz"])
 def test_load_imdb_layouts(tmp_path, layout):
     root = write_fake_imdb(tmp_path / "data")
     if layout == "folder":
         path = root / "aclImdb"
     elif layout == "parent":
         path = root
+    elif layout == "renamed":
+        path = (root / "aclImdb").rename(root / "reviews")
     else:
         path = tmp_path / "my-imdb.tar.gz"
         with tarfile.open(path, "w:gz") as archive:
@@ -101,11 +103,14 @@ def test_standardize_text():
     texts = keras.ops.convert_to_tensor([
         "Great!<br /><br />I DIDN'T cry... 10/10",
         "Café ÉTÉ 日本語のテキスト 'quoted' rock'n'roll?",
+        "a < b and c > d <i>fine</i> हिन्दी फ़िल्म",
     ])
     # Tokens are what TextVectorization splits on whitespace.
     assert [t.decode().split() for t in standardize_text(texts).numpy()] == [
         ["great", "!", "i", "didn't", "cry", "10", "10"],
         ["café", "été", "日本語のテキスト", "quoted", "rock'n'roll", "?"],
+        # A stray "<" is no tag; combining marks stay with their letters.
+        ["a", "b", "and", "c", "d", "fine", "हिन्दी", "फ़िल्म"],
     ]
 
 
@@ -157,6 +162,8 @@ def test_text_dataset_buckets_by_length_and_keeps_every_text():
     lengths = token_lengths(vectorizer, texts)
     assert lengths.tolist() == [len(t.split()) for t in texts]
     assert token_lengths(vectorizer, texts, max_length=10).max() == 10
+    # Counted on ragged ids: one very long text is not padded into its batch.
+    assert token_lengths(vectorizer, ["word " * 200_000, "a b"]).tolist() == [200_000, 2]
     dataset = text_dataset(texts, labels, lengths=lengths, batch_size=16, shuffle=True, seed=1,
                            num_buckets=4)
     seen = []

@@ -136,6 +136,16 @@ def test_missing_column_names_the_flag(tmp_path, capsys):
     assert "text_column='text', which is not a column of r.csv" in err
 
 
+def test_class_names_choose_the_positive_class(tmp_path, capsys):
+    data = write_reviews(tmp_path / "r.csv", count=30)
+    common = dict(data=str(data), text_column="review", label_column="sentiment", baselines=[])
+    task = SentimentTask({**common, "class_names": ["pos", "neg"]})
+    assert task.class_names == ("pos", "neg")
+    assert "Labels: 0 = 'pos', 1 = 'neg' (the positive class)" in capsys.readouterr().out
+    with pytest.raises(ArgumentError, match=r"class_names=\['pos', 'neg'\] for imdb"):
+        SentimentTask({"data": "imdb", "class_names": ["pos", "neg"]})
+
+
 def test_task_errors(tmp_path):
     data = write_reviews(tmp_path / "r.csv", count=30)
     common = dict(data=str(data), text_column="review", label_column="sentiment")
