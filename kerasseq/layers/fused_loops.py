@@ -53,8 +53,8 @@ def _stack_forward(step, x, initial_states, num_records, mask, jit_compile=False
     Returns each state stacked over time with the initial state first,
     `(T + 1, B, units)`, so `[t]` is the state entering step t and `[t + 1]`
     the state after it; and the records (read them with `_at`).
-    With `jit_compile`, inside a traced function, the loop is compiled with
-    XLA, which fuses a step's element-wise ops: `bench/cells.py` measured
+    With `jit_compile`, inside a traced function and for a fixed number of
+    steps, the loop is compiled with XLA, which fuses a step's element-wise ops: `bench/cells.py` measured
     that faster for the GRU step and slower for the smaller Elman and the
     record-heavy LSTM steps, so only `gru_sequence` asks for it.
     """
@@ -86,7 +86,11 @@ def _stack_forward(step, x, initial_states, num_records, mask, jit_compile=False
             record_arrays = [a.stack() for a in record_arrays]
         return [a.stack() for a in state_arrays], list(record_arrays)
 
-    if jit_compile and not tf.executing_eagerly():
+    # XLA compiles one program per input shape: with a time axis that varies
+    # from batch to batch (length-bucketed text) that is a new compilation
+    # for nearly every batch, and thousands of them exhaust the JIT's memory.
+    # So only a fixed number of steps is compiled.
+    if jit_compile and not tf.executing_eagerly() and x.shape[0] is not None:
         # TensorArrays cannot leave an XLA function: records come back stacked.
         return tf.function(forward, jit_compile=True, autograph=False)(
             x, list(initial_states), mask, True
