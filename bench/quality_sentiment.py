@@ -24,13 +24,16 @@ Run: `python bench/quality_sentiment.py [--only NAME ...] [--tables main,course]
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
-import shlex
 import time
 from pathlib import Path
+
+from quality_common import cli_command
+from quality_common import kept_rows
+from quality_common import ordered_rows
+from quality_common import train_candidate
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -68,62 +71,24 @@ CANDIDATES = {
 }
 
 
-def cli_command(config):
-    """The `kerasseq train sentiment` command that trains the same configuration."""
-    from kerasseq.tasks.sentiment import SentimentConfig
-
-    default = SentimentConfig()
-    args = ["kerasseq", "train", "sentiment"]
-    for field, (flag, _) in SentimentConfig.options().items():
-        value = getattr(config, field)
-        if value == getattr(default, field) and field != "data":
-            continue
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + flag[2:])
-        elif isinstance(value, (list, tuple)):
-            args += [flag, ",".join(map(str, value))]
-        else:
-            args += [flag, str(value)]
-    args += ["--out", "runs/imdb"]
-    return shlex.join(args)
-
-
 def run_row(name, table, overrides, data, limit):
     """Trains and evaluates one candidate; an ensemble also gives one row per member."""
-    from kerasseq.models import build_ensemble
     from kerasseq.tasks.sentiment import SentimentConfig
     from kerasseq.tasks.sentiment import SentimentTask
 
     baseline = overrides.get("baselines")
     config = SentimentConfig(**{**PROTOCOL, "baselines": [], "limit": limit, **overrides})
     task = SentimentTask(config, data=data)
-    if baseline:
-        models = {config.seed: task.build_baselines()[baseline[0]]}
-    else:
-        models = {seed: task.build_model(seed=seed) for seed in task.seeds}
-    rows = []
-    for seed, model in models.items():
-        print(f"\n== {name}, seed {seed}: {model.count_params():,} parameters", flush=True)
-        if baseline:
-            history, seconds = task.fit_baseline(baseline[0], model)
-        else:
-            history, seconds = task.fit(model, seed=seed, verbose=2)
-        epochs = len(history["loss"]) if history else 0
-        member = dataclasses.replace(config, seed=seed, ensemble=1)
-        rows.append(result_row(f"{name}_seed{seed}" if config.ensemble > 1 else name, table,
-                               model, task, seconds, epochs, member, baseline))
-    if config.ensemble > 1:
-        model = build_ensemble(list(models.values()))
-        ensemble = result_row(name, table, model, task, sum(r["train_seconds"] for r in rows),
-                              sum(r["epochs"] for r in rows), config, baseline)
-        ensemble["members"] = [r["name"] for r in rows]
-        rows.insert(0, ensemble)
-    return rows
+    return train_candidate(
+        name, task, baseline and baseline[0],
+        lambda row_name, model, seconds, epochs, member: result_row(
+            row_name, table, model, task, seconds, epochs, member, baseline),
+    )
 
 
 def result_row(name, table, model, task, seconds, epochs, config, baseline):
     metrics = task.evaluate(model)
-    command = cli_command(config)
+    command = cli_command(config, "sentiment", out="runs/imdb")
     if baseline:
         command += "  # metrics.json row '" + baseline[0] + "'"
     row = {
@@ -167,9 +132,7 @@ def write_results(path, done, protocol):
     import keras
     import tensorflow as tf
 
-    tables = {n: table for name, (table, _) in CANDIDATES.items()
-              for n in [name, *done.get(name, {}).get("members", [])]}
-    ordered = [done[n] for n in tables if n in done]
+    ordered, tables = ordered_rows(CANDIDATES, done)
     main = [n for n, (table, _) in CANDIDATES.items() if table == "main"]
     complete = all(n in done for n in main)
     path.parent.mkdir(exist_ok=True)
@@ -212,14 +175,7 @@ def main():
     names = [n for n, (t, _) in CANDIDATES.items()
              if t in tables and (not args.only or n in args.only)]
     saved = json.loads(results.read_text()) if results.exists() else {}
-    # Rows of an earlier run of the same protocol are kept, and not trained
-    # again unless --rerun names them (after a change to the code they train).
-    same = saved.get("protocol") == json.loads(json.dumps(protocol))
-    done = {r["name"]: r for r in saved.get("rows", [])} if same else {}
-    if args.rerun:
-        for name in names:
-            for member in [name, *done.get(name, {}).get("members", [])]:
-                done.pop(member, None)
+    done = kept_rows(saved, protocol, names, rerun=args.rerun)
     data = load_texts(SentimentConfig(**{k: v for k, v in PROTOCOL.items()}))
     start = time.time()
     trained = 0

@@ -27,12 +27,15 @@ Run: `python bench/quality_weather.py [--only NAME ...] [--tables main,course] [
 """
 
 import argparse
-import dataclasses
 import json
 import os
-import shlex
 import time
 from pathlib import Path
+
+from quality_common import cli_command
+from quality_common import kept_rows
+from quality_common import ordered_rows
+from quality_common import train_candidate
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -87,66 +90,24 @@ CANDIDATES = {
 }
 
 
-def cli_command(config):
-    """The `kerasseq train weather` command that trains the same configuration."""
-    from kerasseq.tasks.weather import WeatherConfig
-
-    default = WeatherConfig()
-    args = ["kerasseq", "train", "weather"]
-    for field, (flag, _) in WeatherConfig.options().items():
-        value = getattr(config, field)
-        if value == getattr(default, field) and field not in ("data", "target", "past"):
-            continue
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + flag[2:])
-        elif field == "horizons":
-            for horizon in value:
-                args += [flag, str(horizon)]
-        elif isinstance(value, (list, tuple)):
-            args += [flag, ",".join(map(str, value))]
-        else:
-            args += [flag, str(value)]
-    args += ["--out", "runs/jena"]
-    return shlex.join(args)
-
-
 def run_row(name, table, overrides, frame):
     """Trains and evaluates one candidate; an ensemble also gives one row per member."""
-    from kerasseq.models import build_ensemble
     from kerasseq.tasks.weather import WeatherConfig
     from kerasseq.tasks.weather import WeatherTask
 
     baseline = overrides.get("baselines")
     config = WeatherConfig(**{**PROTOCOL, "baselines": [], **overrides})
     task = WeatherTask(config, frame=frame)
-    rows = []
-    if baseline:
-        models = {config.seed: task.build_baselines()[baseline[0]]}
-    else:
-        models = {seed: task.build_model(seed=seed) for seed in task.seeds}
-    for seed, model in models.items():
-        print(f"\n== {name}, seed {seed}: {model.count_params():,} parameters", flush=True)
-        if baseline:
-            history, seconds = task.fit_baseline(baseline[0], model)
-        else:
-            history, seconds = task.fit(model, seed=seed, verbose=2)
-        epochs = len(history["loss"]) if history else 0
-        member = dataclasses.replace(config, seed=seed, ensemble=1)
-        rows.append(result_row(f"{name}_seed{seed}" if config.ensemble > 1 else name, table,
-                               model, task, seconds, epochs, member, baseline))
-    if config.ensemble > 1:
-        model = build_ensemble(list(models.values()), compile=False)
-        seconds = sum(r["train_seconds"] for r in rows)
-        epochs = sum(r["epochs"] for r in rows)
-        ensemble = result_row(name, table, model, task, seconds, epochs, config, baseline)
-        ensemble["members"] = [r["name"] for r in rows]
-        rows.insert(0, ensemble)
-    return rows
+    return train_candidate(
+        name, task, baseline and baseline[0],
+        lambda row_name, model, seconds, epochs, member: result_row(
+            row_name, table, model, task, seconds, epochs, member, baseline),
+    )
 
 
 def result_row(name, table, model, task, seconds, epochs, config, baseline):
     metrics = task.evaluate(model)
-    command = cli_command(config)
+    command = cli_command(config, "weather", always=("data", "target", "past"), out="runs/jena")
     if baseline:
         command += "  # metrics.json row '" + baseline[0] + "'"
     row = {
@@ -211,15 +172,9 @@ def main():
     names = [n for n, (t, _) in CANDIDATES.items()
              if t in tables and (not args.only or n in args.only)]
     saved = json.loads(results.read_text()) if results.exists() else {}
-    # Rows of an earlier run of the same protocol are kept, and not trained
-    # again unless --rerun names them (after a change to the code they train).
-    protocol = {k: v for k, v in saved.get("protocol", {}).items() if k != "file"}
-    same = protocol == json.loads(json.dumps(PROTOCOL))
-    done = {r["name"]: r for r in saved.get("rows", [])} if same else {}
-    if args.rerun:
-        for name in names:
-            for member in [name, *done.get(name, {}).get("members", [])]:
-                done.pop(member, None)
+    # The file the protocol names is where the rows come from, not part of it.
+    saved["protocol"] = {k: v for k, v in saved.get("protocol", {}).items() if k != "file"}
+    done = kept_rows(saved, PROTOCOL, names, rerun=args.rerun)
     frames = {}
     start = time.time()
     trained = 0
@@ -248,9 +203,7 @@ def write_results(path, done, frames, tf, keras):
     every `main` candidate has its row."""
     import platform
 
-    tables = {n: table for name, (table, _) in CANDIDATES.items()
-              for n in [name, *done.get(name, {}).get("members", [])]}
-    ordered = [done[n] for n in tables if n in done]
+    ordered, tables = ordered_rows(CANDIDATES, done)
     source = next(iter(frames.values())).attrs.get("source") if frames else None
     main = [n for n, table in tables.items() if table == "main"]
     complete = all(n in done for n in main)

@@ -122,6 +122,9 @@ class Task(abc.ABC):
     # The command `kerasseq train NAME --help` ends with (default: the
     # shortest one, `kerasseq train NAME --out runs/NAME`).
     example = None
+    # The baselines a config's `baselines` field may name, checked on entry
+    # (they are built only after the main model has trained).
+    baseline_names = ()
 
     def __init__(self, config):
         if isinstance(config, dict):
@@ -130,6 +133,14 @@ class Task(abc.ABC):
         for field in ("epochs", "batch_size", "ensemble"):
             check_positive_int(field, getattr(config, field), owner=type(self).__name__,
                                example=f"{field}=3")
+        unknown = [b for b in getattr(config, "baselines", None) or [] if b not in self.baseline_names]
+        if unknown:
+            raise ArgumentError(
+                "baselines",
+                f"{type(self).__name__} received baselines={config.baselines!r}; {unknown} are not "
+                f"baselines. Choose from {list(self.baseline_names)}, e.g. "
+                f"baselines={list(self.baseline_names[:2])!r}.",
+            )
 
     @classmethod
     def option_for(cls, argument):

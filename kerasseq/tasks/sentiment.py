@@ -120,6 +120,7 @@ class SentimentTask(Task):
     config_class = SentimentConfig
     monitor = "val_accuracy"
     monitor_mode = "max"
+    baseline_names = BASELINES
     keywords = {"keep": "truncate"}
     example = ("kerasseq train sentiment --data imdb --cell gru --units 64 --head attention "
                "--out runs/imdb-gru")
@@ -130,13 +131,6 @@ class SentimentTask(Task):
         super().__init__(config)
         c = self.config
         owner = type(self).__name__
-        unknown = [b for b in c.baselines if b not in BASELINES]
-        if unknown:
-            raise ArgumentError(
-                "baselines",
-                f"{owner} received baselines={c.baselines!r}; {unknown} are not baselines. "
-                f"Choose from {list(BASELINES)}, e.g. baselines=['majority'].",
-            )
         for field in ("max_tokens", "max_length"):
             check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=400")
         if c.limit is not None:

@@ -153,6 +153,7 @@ class WeatherTask(Task):
     # validation MAE (the loss, MSE by default, weighs large errors more).
     monitor = "val_mae"
     keywords = {"columns": "features", "sequence_length": "past", "fractions": "split"}
+    baseline_names = BASELINES
     example = ("kerasseq train weather --data nyc --target temp --past 48 --horizon 24h "
                "--cell gru --units 32 --epochs 30 --out runs/nyc-gru")
 
@@ -163,14 +164,6 @@ class WeatherTask(Task):
 
         super().__init__(config)
         config = self.config
-        # Checked on entry: build_baselines runs after the recurrent model trains.
-        unknown = [b for b in config.baselines if b not in BASELINES]
-        if unknown:
-            raise ArgumentError(
-                "baselines",
-                f"WeatherTask received baselines={config.baselines!r}; {unknown} are not "
-                f"baselines. Choose from {list(BASELINES)}, e.g. baselines=['naive', 'linear'].",
-            )
         frame = load_frame(config) if frame is None else frame
         target = config.target or DEFAULT_TARGETS.get(config.data)
         if target is None or target not in frame.columns:
