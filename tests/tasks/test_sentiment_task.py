@@ -218,3 +218,16 @@ def test_word_vectors_start_the_embeddings(tmp_path):
     assert embedding.shape == (len(task.vocabulary), 3)
     np.testing.assert_array_equal(embedding[task.vocabulary.index("great")], [1, 2, 3])
     np.testing.assert_array_equal(embedding[task.vocabulary.index("awful")], [-1, -2, -3])
+
+
+def test_ensemble_run_explains_its_first_member(tmp_path):
+    data = write_reviews(tmp_path / "r.csv", count=60)
+    run = tmp_path / "run"
+    assert main(["train", "sentiment", "--data", str(data), "--text-column", "review",
+                 "--label-column", "sentiment", "--ensemble", "2", "--epochs", "1",
+                 "--baselines", "", *SMALL, "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert list(metrics["models"]) == ["gru_attention", "gru_attention_seed0", "gru_attention_seed1"]
+    ensemble = keras.saving.load_model(run / "model.keras")
+    assert ensemble.get_compile_config()["loss"] == "binary_crossentropy"
+    assert json.loads((run / "plots/explain.json").read_text())[0]["kind"] == "attention"
