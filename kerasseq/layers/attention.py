@@ -259,14 +259,6 @@ class WindowedAttention(keras.layers.Layer):
     array([1., 1., 1., 1., 1., 1.], dtype=float32)
     >>> bool(np.all(dense[0, 0, 0, 2:] == 0))  # step 0 sees steps 0 and 1 only
     True
-
-    Same outputs as `MultiHeadAttention` restricted to the band:
-    >>> mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=2)
-    >>> band = np.abs(np.arange(6)[:, None] - np.arange(6)[None, :]) <= 1
-    >>> reference = mha(x, x, attention_mask=band[None])
-    >>> layer.set_weights(mha.get_weights())
-    >>> bool(np.allclose(layer(x), reference, atol=1e-5))
-    True
     """
 
     def __init__(
