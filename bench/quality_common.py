@@ -27,12 +27,13 @@ def cli_command(config, task_name, *, always=("data",), out):
     return shlex.join([*args, "--out", out])
 
 
-def train_candidate(name, task, baseline, result_row):
+def train_candidate(name, task, baseline, result_row, directory=None):
     """Trains one candidate of `task` and returns its rows: the model (or
     `baseline`), and with an ensemble one row per member after the mean's.
 
     `result_row(name, model, seconds, epochs, config)` evaluates a trained
-    model into a row.
+    model into a row. With `directory`, training keeps checkpoints there
+    (`kerasseq.runs.fit`), so a killed script resumes a long row.
     """
     from kerasseq.models import build_ensemble
 
@@ -43,11 +44,14 @@ def train_candidate(name, task, baseline, result_row):
         models = {seed: task.build_model(seed=seed) for seed in task.seeds}
     rows = []
     for seed, model in models.items():
-        print(f"\n== {name}, seed {seed}: {model.count_params():,} parameters", flush=True)
+        # A baseline may have no size before it is fitted (an n-gram model).
+        size = "" if baseline else f": {model.count_params():,} parameters"
+        print(f"\n== {name}, seed {seed}{size}", flush=True)
         if baseline:
             history, seconds = task.fit_baseline(baseline, model)
         else:
-            history, seconds = task.fit(model, seed=seed, verbose=2)
+            history, seconds = task.fit(model, seed=seed, verbose=2,
+                                        directory=directory and directory / f"seed_{seed}")
         epochs = len(history["loss"]) if history else 0
         member = dataclasses.replace(config, seed=seed, ensemble=1)
         rows.append(result_row(f"{name}_seed{seed}" if config.ensemble > 1 else name,

@@ -7,7 +7,8 @@ One module for every task, the tuner and export. A run directory holds
     metrics.json       figures per model and split, written last
     history.csv        one row per epoch (an ensemble: in each member's folder)
     training.json      written once the model is trained: seed, seconds, history
-    baselines/*.keras  the task's baselines
+    baselines/         the task's baselines (`NAME.keras`, or the task's own format)
+    (assets)           what the task saves beside them, e.g. vocabulary.json
     members/seed_N/    an ensemble member's model.keras, history.csv,
                        training.json, logs/
     plots/*.png, logs/ (TensorBoard)
@@ -109,7 +110,9 @@ class RunDirectory:
 
         values = self.read_config()
         task_class = tasks.get(values.pop("task"))
-        return task_class(task_class.config_class.from_json(values))
+        task = task_class(task_class.config_class.from_json(values))
+        task.check_assets(self.path)
+        return task
 
     def prepare(self, task, *, overwrite=False):
         """Creates the directory for `task`'s run; returns True when resuming.
@@ -406,6 +409,7 @@ def train(task, directory, *, overwrite=False):
     run = RunDirectory(directory)
     task.build_model()
     run.prepare(task, overwrite=overwrite)
+    task.save_assets(run.path)
     name = task.model_name
     trained, results, histories = {}, {}, {}
     for seed in task.seeds:
@@ -422,7 +426,7 @@ def train(task, directory, *, overwrite=False):
         results = {name: {"params": model.count_params(), "train_seconds": seconds}, **results}
     for baseline_name, baseline in task.build_baselines().items():
         history, seconds = task.fit_baseline(baseline_name, baseline)
-        baseline.save(run.baselines / f"{baseline_name}.keras")
+        task.save_model(baseline, run.baselines / baseline_name)
         trained[baseline_name] = baseline
         results[baseline_name] = {"params": baseline.count_params(), "train_seconds": seconds}
         histories[baseline_name] = history
@@ -474,7 +478,7 @@ def evaluate(directory):
         paths.update({run.member_name(name, seed, ensemble=ensemble): run.member(
             seed, ensemble=ensemble) / MODEL for seed in task.seeds})
     # In metrics.json's order, which is training's.
-    baselines = sorted(run.baselines.glob("*.keras"),
+    baselines = sorted((p for p in run.baselines.iterdir() if p.is_file() and not p.name.startswith(".")),
                        key=lambda p: (list(saved).index(p.stem) if p.stem in saved else len(saved), p.stem))
     paths.update({p.stem: p for p in baselines})
     results = {}
@@ -482,7 +486,7 @@ def evaluate(directory):
         with warnings.catch_warnings():
             # The optimizer state, which evaluation does not use, may not load.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            model = keras.saving.load_model(path)
+            model = task.load_model(path)
         results[model_name] = {
             "params": model.count_params(),
             "train_seconds": saved.get(model_name, {}).get("train_seconds", 0.0),

@@ -29,6 +29,7 @@ def recurrent_encoder(
     recurrent_dropout=0.0,
     bidirectional=False,
     return_sequences=False,
+    stateful=False,
     owner="recurrent_encoder",
 ):
     """Runs `depth` stacked recurrent layers over `inputs`.
@@ -49,6 +50,9 @@ def recurrent_encoder(
         bidirectional: wrap each layer in `keras.layers.Bidirectional`
             (outputs of both directions concatenated).
         return_sequences: whether the last layer returns every step.
+        stateful: carry each layer's final state into the next batch
+            (truncated BPTT over a long stream; `inputs` needs a fixed
+            batch size).
         owner: the caller, named in errors.
 
     Returns:
@@ -74,7 +78,7 @@ def recurrent_encoder(
         def make_layer(sequences, i):
             return layer_class(
                 units, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                return_sequences=sequences, name=f"{cell}_{i}", **options,
+                return_sequences=sequences, stateful=stateful, name=f"{cell}_{i}", **options,
             )
     elif isinstance(cell, keras.layers.Layer) and hasattr(cell, "state_size"):
         config = cell.get_config()
@@ -82,7 +86,7 @@ def recurrent_encoder(
         def make_layer(sequences, i):
             return keras.layers.RNN(
                 cell.__class__.from_config({**config, "name": None}),
-                return_sequences=sequences, name=f"rnn_{i}",
+                return_sequences=sequences, stateful=stateful, name=f"rnn_{i}",
             )
     else:
         raise ValueError(

@@ -23,7 +23,8 @@ from kerasseq.tasks.base import TaskConfig
 from kerasseq.tasks.base import option
 
 # Built-in tasks by name and module, imported when first asked for.
-BUILTIN = {"weather": "kerasseq.tasks.weather", "sentiment": "kerasseq.tasks.sentiment"}
+BUILTIN = {"weather": "kerasseq.tasks.weather", "sentiment": "kerasseq.tasks.sentiment",
+           "lm": "kerasseq.tasks.lm"}
 TASKS = {}
 
 

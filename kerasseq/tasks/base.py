@@ -226,6 +226,26 @@ class Task(abc.ABC):
             for split in splits
         }
 
+    def save_model(self, model, path):
+        """Saves a model or baseline of this task at `path` plus its format's
+        suffix (`.keras` for Keras models); returns the file written."""
+        path = path.with_suffix(".keras")
+        model.save(path)
+        return path
+
+    def load_model(self, path):
+        """Loads a model or baseline written by `save_model`."""
+        import keras
+
+        return keras.saving.load_model(path)
+
+    def save_assets(self, directory):
+        """Writes what the run needs besides its models (e.g. a vocabulary)
+        into the run directory, before training."""
+
+    def check_assets(self, directory):
+        """Raises if a saved run's assets do not match this task's data."""
+
     def summary(self):
         """Facts about the data for `metrics.json` (e.g. the target)."""
         return {}

@@ -1,0 +1,216 @@
+"""Language-model quality: Penn Treebank (words) and tiny Shakespeare (characters).
+
+Every row is trained through `kerasseq.tasks.lm.LanguageModelTask` (what
+`kerasseq train lm` runs), with the equivalent CLI command. Two tables:
+- `ptb`: Mikolov's PTB split (929k / 74k / 82k tokens, 10k words); the
+  n-gram baselines (unigram, bigram and trigram with add-one smoothing,
+  interpolated modified Kneser-Ney 3- and 5-gram) and the recurrent
+  candidates, declared in CANDIDATES before they are trained. Every model
+  predicts the same tokens: each token of a split after its first.
+- `shakespeare`: tiny Shakespeare at character level, the first 90% of
+  lines to train, the last 10% to validate (no test split); nats per
+  character.
+
+Results go to `results/lm.json`, one row per candidate, each written as
+soon as it is trained so that a rerun skips it; a recurrent row keeps
+checkpoints in `runs/quality_lm/NAME/`, so a killed script resumes it. The
+PTB headline is chosen on validation: `"selected_by": "val_perplexity"`,
+`"selected"` the recurrent PTB candidate with the lowest validation
+perplexity once all are there; test figures play no part in it.
+
+Run: `python bench/quality_lm.py [--only NAME ...] [--tables ptb,shakespeare] [--rerun]`;
+`--epochs N` (a smoke run) writes `results/lm.smoke.json` instead.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+from quality_common import cli_command
+from quality_common import kept_rows
+from quality_common import ordered_rows
+from quality_common import train_candidate
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results" / "lm.json"
+CHECKPOINTS = ROOT / "runs" / "quality_lm"
+
+# What every row of a table shares.
+PROTOCOLS = {
+    "ptb": dict(data="ptb", level="word", seed=0, seq_len=35),
+    "shakespeare": dict(data="shakespeare", level="char", validation_split=0.1, test_split=0.0,
+                        seed=0, seq_len=100),
+}
+SELECTED_BY = "val_perplexity"
+CANDIDATES = {
+    # name: (table, config overrides)
+    "unigram_laplace": ("ptb", dict(baselines=["unigram"])),
+    "bigram_laplace": ("ptb", dict(baselines=["bigram"])),
+    "trigram_laplace": ("ptb", dict(baselines=["trigram"])),
+    "kneser_ney_3": ("ptb", dict(baselines=["kneser_ney"], ngram_order=3)),
+    "kneser_ney_5": ("ptb", dict(baselines=["kneser_ney"], ngram_order=5)),
+    # Sized to train in about 90 minutes on 2 CPU cores: 2x400 LSTM, the
+    # output tied to the embeddings, variational dropout, Adam, batches of 64.
+    "lstm400x2_tied_dropout04": ("ptb", dict(units=400, embedding_dim=400, tie_weights=True,
+                                             dropout=0.4, batch_size=64, epochs=20, patience=3)),
+    "char_trigram_laplace": ("shakespeare", dict(baselines=["trigram"])),
+    "char_kneser_ney_5": ("shakespeare", dict(baselines=["kneser_ney"], ngram_order=5)),
+    "char_lstm256x2": ("shakespeare", dict(units=256, embedding_dim=64, dropout=0.1, batch_size=64,
+                                           epochs=20, patience=3, learning_rate=2e-3)),
+}
+
+
+def run_row(name, table, overrides, corpus, epochs):
+    """Trains and evaluates one candidate."""
+    from kerasseq.tasks.lm import LanguageModelConfig
+    from kerasseq.tasks.lm import LanguageModelTask
+
+    baseline = overrides.get("baselines")
+    values = {**PROTOCOLS[table], "baselines": [], "samples": 0, **overrides}
+    if epochs:
+        values["epochs"] = epochs
+    task = LanguageModelTask(LanguageModelConfig(**values), corpus=corpus)
+    directory = None if baseline else CHECKPOINTS / name
+    rows = train_candidate(
+        name, task, baseline and baseline[0],
+        lambda row_name, model, seconds, trained, member: result_row(
+            row_name, table, model, task, seconds, trained, member, baseline),
+        directory=directory,
+    )
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+    return rows
+
+
+def result_row(name, table, model, task, seconds, epochs, config, baseline):
+    from kerasseq.models.language import generate
+
+    metrics = task.evaluate(model)
+    command = cli_command(config, "lm", always=("data", "level"), out=f"runs/{table}")
+    if baseline:
+        command += "  # metrics.json row '" + baseline[0] + "'"
+    row = {
+        "name": name,
+        "table": table,
+        "candidate": is_candidate(name),
+        "params": model.count_params(),
+        "train_seconds": round(seconds, 1),
+        "epochs": epochs,
+        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else 0.0,
+    }
+    for split, scores in metrics.items():
+        row.update({f"{split}_{k}": round(v, 4) for k, v in scores.items() if k != "tokens"})
+        row[f"{split}_tokens"] = scores["tokens"]
+    if not baseline:
+        prompt = "the company said" if table == "ptb" else "ROMEO:\n"
+        row["sample"] = generate(model, task.vocabulary, prompt, length=40 if table == "ptb" else 300,
+                                 temperature=0.8, seed=0)
+    row["command"] = command
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def is_candidate(name):
+    """Whether row `name` may be the headline: a recurrent PTB model (the
+    n-gram rows are the reference it is measured against)."""
+    table, overrides = CANDIDATES[name]
+    return table == "ptb" and not overrides.get("baselines")
+
+
+def select(rows):
+    """The headline: the candidate with the lowest validation perplexity."""
+    candidates = [r for r in rows if r["candidate"]]
+    return min(candidates, key=lambda r: r[SELECTED_BY])["name"] if candidates else None
+
+
+def markdown(rows, table):
+    if table == "ptb":
+        lines = ["| model | params | epochs | train s | val perplexity | test perplexity |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            lines.append(f"| {r['name']} | {r['params']:,} | {r['epochs']} | {r['train_seconds']:.0f} "
+                         f"| {r['val_perplexity']:.1f} | {r['test_perplexity']:.1f} |")
+    else:
+        lines = ["| model | params | epochs | train s | val nats/char | val bits/char |",
+                 "|---|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            lines.append(f"| {r['name']} | {r['params']:,} | {r['epochs']} | {r['train_seconds']:.0f} "
+                         f"| {r['val_nats_per_char']:.3f} | {r['val_bits_per_char']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_results(path, done, protocol):
+    """Writes every finished row, in CANDIDATES order, and the selection once
+    every PTB candidate has its row."""
+    import keras
+    import tensorflow as tf
+
+    ordered, _ = ordered_rows(CANDIDATES, done)
+    complete = all(n in done for n in CANDIDATES if is_candidate(n))
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({
+        "protocol": protocol,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
+                   f"keras {keras.__version__}",
+        "selected_by": SELECTED_BY,
+        "selection_rule": "the recurrent PTB row with the lowest validation perplexity; every "
+                          "candidate trained is listed",
+        "selected": select(ordered) if complete else None,
+        "rows": ordered,
+    }, indent=2) + "\n")
+    return ordered
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    parser.add_argument("--tables", default="ptb,shakespeare")
+    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke runs)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="train the chosen rows again even if the results hold them")
+    args = parser.parse_args()
+
+    import kerasseq  # noqa: F401
+    from kerasseq.tasks.lm import LanguageModelConfig
+    from kerasseq.tasks.lm import load_corpus
+
+    results = RESULTS
+    protocol = {"tables": PROTOCOLS}
+    if args.epochs:
+        # A smoke run: its figures go elsewhere, never over the real ones.
+        protocol["epochs"] = args.epochs
+        results = RESULTS.with_name("lm.smoke.json")
+    tables = args.tables.split(",")
+    names = [n for n, (t, _) in CANDIDATES.items() if t in tables and (not args.only or n in args.only)]
+    saved = json.loads(results.read_text()) if results.exists() else {}
+    done = kept_rows(saved, protocol, names, rerun=args.rerun)
+    corpora = {}
+    start = time.time()
+    trained = 0
+    for name in names:
+        table, overrides = CANDIDATES[name]
+        if name in done:
+            print(f"{name}: in {results.name} already")
+            continue
+        if table not in corpora:
+            corpora[table] = load_corpus(LanguageModelConfig(**PROTOCOLS[table]))
+        for row in run_row(name, table, overrides, corpora[table], args.epochs):
+            done[row["name"]] = row
+            trained += 1
+        write_results(results, done, protocol)
+    ordered = write_results(results, done, protocol)
+    for table in tables:
+        print(f"\n### {table}\n")
+        print(markdown([r for r in ordered if r["table"] == table], table))
+    print(f"\n{trained} rows trained in {time.time() - start:.0f} s; selected by {SELECTED_BY}: "
+          f"{select(ordered)}; written to {results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""The language-model task: a corpus, a recurrent LM, n-gram baselines, perplexity.
+
+`LanguageModelTask` loads Penn Treebank, tiny Shakespeare or a user's text
+at word or character level, builds the vocabulary on the training split
+(saved with the run), trains a stateful recurrent LM by truncated BPTT
+(or a stateless one on shuffled windows), and scores it and the n-gram
+baselines on the same tokens: perplexity, nats per token and, at
+character level, bits per character. Samples of generated text go into
+`metrics.json` and `samples.txt`.
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from kerasseq.models.encoder import CELLS
+from kerasseq.tasks import register
+from kerasseq.tasks.base import Task
+from kerasseq.tasks.base import TaskConfig
+from kerasseq.tasks.base import option
+from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_positive_int
+
+# Baselines by name: (order, smoothing). The course notes' Markov models
+# with add-one smoothing, and interpolated Kneser-Ney, the strong classic.
+NGRAMS = {"unigram": (1, "laplace"), "bigram": (2, "laplace"), "trigram": (3, "laplace"),
+          "kneser_ney": (None, "kneser_ney")}
+VOCABULARY = "vocabulary.json"
+SAMPLES = "samples.txt"
+
+
+def _names(text):
+    return [name for name in text.split(",") if name]
+
+
+@dataclasses.dataclass
+class LanguageModelConfig(TaskConfig):
+    """Everything that defines a language-model run; saved as `config.json`.
+
+    Fields are the keywords of `build_language_model` and of `pipelines.lm`,
+    and the flags of `kerasseq train lm`.
+    """
+
+    epochs: int = option(20, group="training", help="most training epochs")
+    batch_size: int = option(20, group="training", help="rows of the stream read side by side")
+    patience: int = option(3, group="training",
+                           help="epochs without a better validation perplexity before stopping "
+                                "(the learning rate halves after half as many)")
+    data: str = option("ptb", group="data",
+                       help="'ptb', 'shakespeare', or a UTF-8 text file or train/valid/test folder")
+    level: str = option("word", group="data", choices=["word", "char"], help="tokens: words or characters")
+    validation_split: float = option(0.1, group="data", help="share of a text file held out for validation")
+    test_split: float = option(0.0, group="data", help="share of a text file held out for test")
+    max_tokens: int = option(None, group="data", parse=int,
+                             help="vocabulary size, <unk> included (default: all training tokens)")
+    seq_len: int = option(35, group="data", help="steps of backpropagation through time per batch")
+    stateful: bool = option(True, help="carry the state across batches (truncated BPTT); "
+                                       "--no-stateful trains on shuffled windows")
+    embedding_dim: int = option(200, help="token embedding size")
+    cell: str = option("lstm", choices=list(CELLS), help="recurrent cell")
+    units: int = option(200, help="hidden units per recurrent layer")
+    depth: int = option(2, help="stacked recurrent layers")
+    dropout: float = option(0.0, help="variational dropout on the non-recurrent connections")
+    tie_weights: bool = option(False, help="share the embedding matrix with the output layer")
+    learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
+    clipnorm: float = option(5.0, group="training", help="clip gradients to this global norm")
+    baselines: list = option(list(NGRAMS), parse=_names,
+                             help="comma-separated n-gram baselines, or '' for none")
+    ngram_order: int = option(5, help="order of the kneser_ney baseline")
+    samples: int = option(3, help="texts generated after training")
+    sample_length: int = option(None, parse=int,
+                                help="tokens per generated text (default: 60 words or 400 characters)")
+
+
+def load_corpus(config):
+    """Loads `config.data` at `config.level` as a `pipelines.lm.Corpus`."""
+    from pipelines import lm
+
+    if config.data == "ptb":
+        if config.level != "word":
+            raise ArgumentError("level", f"LanguageModelTask received level={config.level!r} with "
+                                         "data='ptb', a word-level corpus. Pass level='word'.")
+        return lm.load_ptb()
+    splits = dict(validation_split=config.validation_split, test_split=config.test_split)
+    if config.data == "shakespeare":
+        return lm.load_shakespeare(level=config.level, **splits)
+    return lm.load_text(config.data, level=config.level, max_tokens=config.max_tokens, **splits)
+
+
+@register("lm")
+class LanguageModelTask(Task):
+    """Predict the next word or character: corpus, vocabulary and models of
+    one `LanguageModelConfig`.
+
+    Every model, recurrent or n-gram, is scored on the same tokens: each
+    token of a split after its first, predicted from what precedes it.
+
+    Args:
+        config: a `LanguageModelConfig` (or a dict of its fields).
+        corpus: optional `pipelines.lm.Corpus` to use instead of loading
+            `config.data`.
+
+    Example:
+    >>> task = LanguageModelTask({"data": "ptb", "epochs": 1})  # doctest: +SKIP
+    >>> model = task.build_model()  # doctest: +SKIP
+    >>> task.fit(model)  # doctest: +SKIP
+    >>> task.evaluate(model)["val"]["perplexity"]  # doctest: +SKIP
+    """
+
+    config_class = LanguageModelConfig
+    monitor = "val_perplexity"
+    baseline_names = tuple(NGRAMS)
+    example = ("kerasseq train lm --data ptb --units 200 --depth 2 --tie-weights --dropout 0.3 "
+               "--out runs/ptb-lstm")
+
+    def __init__(self, config, corpus=None):
+        super().__init__(config)
+        c = self.config
+        owner = type(self).__name__
+        for field in ("seq_len", "embedding_dim", "units", "depth", "ngram_order"):
+            check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=2")
+        self.corpus = load_corpus(c) if corpus is None else corpus
+        self.vocabulary = self.corpus.vocabulary
+        self.splits = ("val", "test") if self.corpus.test is not None else ("val",)
+        # Generated texts, kept for summary() (written after write_plots).
+        self._samples = []
+
+    @property
+    def model_name(self):
+        return f"{self.config.cell}_lm"
+
+    def dataset(self, split, *, shuffle=False, seed=None):
+        """Batches of `split`. Training: BPTT rows (a stateful model; the
+        start offset drawn from `seed` when shuffled) or shuffled windows.
+        Validation and test: every token once, `(x, y, weights)`."""
+        from pipelines.lm import bptt_dataset
+        from pipelines.lm import window_dataset
+
+        c = self.config
+        ids = self.corpus.split(split)
+        seed = c.seed if seed is None else seed
+        if split != "train":
+            return bptt_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, drop_remainder=False)
+        if not c.stateful:
+            return window_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, shuffle=shuffle,
+                                  seed=seed)
+        offset = int(np.random.default_rng(seed).integers(c.seq_len)) if shuffle else 0
+        return bptt_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, offset=offset)
+
+    def build_model(self, *, seed=None, **overrides):
+        """The configured recurrent LM, its initial weights drawn from `seed`."""
+        import keras
+
+        from kerasseq.models.language import build_language_model
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed if seed is None else seed)
+        keywords = dict(
+            vocab_size=len(self.vocabulary), embedding_dim=c.embedding_dim, cell=c.cell, units=c.units,
+            depth=c.depth, dropout=c.dropout, tie_weights=c.tie_weights, stateful=c.stateful,
+            batch_size=c.batch_size if c.stateful else None, learning_rate=c.learning_rate,
+            clipnorm=c.clipnorm,
+        )
+        keywords.update(overrides)
+        return build_language_model(**keywords)
+
+    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None):
+        """`Task.fit`, with a stateful model's states zeroed at each epoch
+        and around validation."""
+        from kerasseq.models.language import ResetStates
+
+        return super().fit(model, seed=seed, callbacks=[ResetStates(), *callbacks],
+                           directory=directory, verbose=verbose)
+
+    def build_baselines(self):
+        """The configured n-gram models, unfitted."""
+        from kerasseq.models.ngram import NGramLM
+
+        baselines = {}
+        for name in self.config.baselines:
+            order, smoothing = NGRAMS[name]
+            baselines[name] = NGramLM(order or self.config.ngram_order, smoothing)
+        return baselines
+
+    def fit_baseline(self, name, model, *, verbose=2):
+        """Counts the n-grams of the training stream."""
+        start = time.perf_counter()
+        model.fit(self.corpus.train, vocab_size=len(self.vocabulary))
+        return None, time.perf_counter() - start
+
+    def evaluate(self, model, splits=None):
+        """Perplexity and nats per token (bits and nats per character at
+        character level) on each split, the same tokens for every model."""
+        from kerasseq.models.language import evaluate_language_model
+
+        results = {}
+        for split in splits or self.splits:
+            ids = self.corpus.split(split)
+            if hasattr(model, "log_prob"):
+                # The first token has no history; the recurrent models do
+                # not score it either.
+                nats = float(-np.mean(model.log_prob(ids)[1:]))
+                scores = {"nats_per_token": nats, "perplexity": math.exp(nats), "tokens": len(ids) - 1}
+            else:
+                scores = evaluate_language_model(model, ids, batch_size=self.config.batch_size,
+                                                 seq_len=self.config.seq_len)
+            if self.vocabulary.level == "char":
+                scores["nats_per_char"] = scores["nats_per_token"]
+                scores["bits_per_char"] = scores["nats_per_token"] / math.log(2)
+            results[split] = scores
+        return results
+
+    def save_model(self, model, path):
+        if hasattr(model, "log_prob"):
+            path = path.with_suffix(".npz")
+            model.save(path)
+            return path
+        return super().save_model(model, path)
+
+    def load_model(self, path):
+        if path.suffix == ".npz":
+            from kerasseq.models.ngram import NGramLM
+
+            return NGramLM.load(path)
+        return super().load_model(path)
+
+    def save_assets(self, directory):
+        """Saves the vocabulary as `vocabulary.json`."""
+        self.vocabulary.save(directory / VOCABULARY)
+
+    def check_assets(self, directory):
+        """Raises if the run's vocabulary is not the one of this data."""
+        from pipelines.lm import Vocabulary
+
+        path = directory / VOCABULARY
+        if path.is_file() and Vocabulary.load(path) != self.vocabulary:
+            saved = Vocabulary.load(path)
+            raise ValueError(
+                f"{path} ({len(saved):,} {saved.level} tokens) is not the vocabulary of "
+                f"{self.config.data} ({len(self.vocabulary):,} {self.vocabulary.level} tokens): "
+                "the data changed since the run was trained. Evaluate on the original data, or "
+                "train a new run."
+            )
+
+    def summary(self):
+        return {
+            "level": self.vocabulary.level,
+            "vocabulary_size": len(self.vocabulary),
+            "num_tokens": {split: int(len(self.corpus.split(split)))
+                           for split in ("train", *self.splits)},
+            "samples": self._samples,
+        }
+
+    def write_plots(self, directory, models, histories):
+        """Loss curves, and `samples` texts generated by the main model
+        (also written to `samples.txt` in the run directory)."""
+        from kerasseq.models.language import generate
+
+        super().write_plots(directory, models, histories)
+        model = models.get(self.model_name)
+        if model is None or not self.config.samples:
+            return
+        c = self.config
+        length = c.sample_length or (60 if self.vocabulary.level == "word" else 400)
+        prompts = self.sample_prompts()
+        self._samples = [
+            {"prompt": prompt, "temperature": 0.8, "seed": c.seed + i,
+             "text": generate(model, self.vocabulary, prompt, length=length, temperature=0.8,
+                              seed=c.seed + i)}
+            for i, prompt in enumerate(prompts)
+        ]
+        text = "\n\n".join(f"--- prompt {s['prompt']!r}, temperature 0.8, seed {s['seed']}\n{s['text']}"
+                           for s in self._samples)
+        (directory.parent / SAMPLES).write_text(text + "\n")
+        print(text)
+
+    def sample_prompts(self):
+        """`samples` prompts: the first tokens of lines of the validation text."""
+        vocabulary = self.vocabulary
+        tokens = vocabulary.decode(self.corpus.validation[:20000])
+        if vocabulary.level == "word":
+            starts = [0] + [i + 1 for i, t in enumerate(tokens[:-4]) if t == "<eos>"]
+            take = 3
+        else:
+            starts = [0] + [i + 1 for i, t in enumerate(tokens[:-20]) if t == "\n"]
+            take = 12
+        chosen = np.random.default_rng(self.config.seed).choice(
+            len(starts), min(self.config.samples, len(starts)), replace=False)
+        return [vocabulary.join(tokens[starts[i]: starts[i] + take]).strip() for i in sorted(chosen)]
