@@ -30,6 +30,7 @@ bench: $(INSTALLED)
 	$(PY) bench/cells.py
 	$(PY) bench/windows.py
 	$(PY) bench/attention.py
+	$(PY) bench/lm.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

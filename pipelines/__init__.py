@@ -1,5 +1,6 @@
 """Data pipelines: load, clean and split time series and window them for Keras;
-load labeled texts and batch them by length.
+load labeled texts and batch them by length; load corpora as token streams
+and batch them for language models.
 
 Names are imported on first use (PEP 562), so `import pipelines` loads
 neither TensorFlow nor pandas until a function needs them.
@@ -30,6 +31,12 @@ _EXPORTS = {
     "build_vectorizer": "text",
     "token_lengths": "text",
     "text_dataset": "text",
+    "load_ptb": "lm",
+    "load_shakespeare": "lm",
+    "load_text": "lm",
+    "bptt_dataset": "lm",
+    "window_dataset": "lm",
+    "Vocabulary": "lm",
     "data_dir": "data",
     "fetch": "data",
 }

@@ -120,19 +120,26 @@ class Vocabulary:
         """Text from tokens: words joined by spaces, `<eos>` as a line break."""
         if self.level == "char":
             return "".join(tokens)
-        return " ".join(tokens).replace(f" {EOS} ", "\n").replace(f" {EOS}", "\n").replace(EOS, "\n")
+        lines, words = [], []
+        for token in tokens:
+            if token == EOS:
+                lines.append(" ".join(words))
+                words = []
+            else:
+                words.append(token)
+        return "\n".join([*lines, " ".join(words)])
 
     def get_config(self):
         return {"level": self.level, "tokens": self.tokens}
 
     def save(self, path):
         """Writes the vocabulary as JSON to `path`."""
-        Path(path).write_text(json.dumps(self.get_config(), ensure_ascii=False))
+        Path(path).write_text(json.dumps(self.get_config(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path):
         """Reads a vocabulary written by `save`."""
-        return cls(**json.loads(Path(path).read_text()))
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @dataclasses.dataclass
@@ -227,8 +234,11 @@ def load_ptb(path=None):
     texts = {}
     for split, name in (("train", "train"), ("val", "valid"), ("test", "test")):
         texts[split] = _read_text(_ptb_file(name, path))
-    source = path or find("ptb.train.txt.gz") or find("ptb/ptb.train.txt") or PTB_URL.format("train")
-    return _corpus(texts, level="word", source=Path(str(source)).parent)
+    if path is not None:
+        source = Path(path)
+    else:
+        source = Path(str(find("ptb.train.txt.gz") or find("ptb/ptb.train.txt") or PTB_URL.format("train"))).parent
+    return _corpus(texts, level="word", source=source)
 
 
 def _ptb_file(name, folder):
@@ -378,10 +388,11 @@ def bptt_dataset(ids, *, batch_size=20, seq_len=35, offset=0, drop_remainder=Tru
     ids = ids[offset:]
     predictions = len(ids) - 1
     if predictions < (batch_size if drop_remainder else 1):
-        raise ValueError(
+        raise ArgumentError(
+            "batch_size",
             f"{owner} received a stream of {len(ids)} tokens, too short for batch_size="
             f"{batch_size} rows of at least one prediction each. Give more text or a smaller "
-            "batch_size."
+            "batch_size.",
         )
     if drop_remainder:
         steps = predictions // batch_size
@@ -434,8 +445,9 @@ def window_dataset(ids, *, batch_size=20, seq_len=35, shuffle=True, seed=None):
     offset = int(rng.integers(seq_len)) if shuffle and len(ids) > 2 * seq_len else 0
     count = (len(ids) - offset - 1) // seq_len
     if count < 1:
-        raise ValueError(f"{owner} received a stream of {len(ids)} tokens, shorter than one window "
-                         f"of seq_len={seq_len} + 1. Give more text or a smaller seq_len.")
+        raise ArgumentError("seq_len", f"{owner} received a stream of {len(ids)} tokens, shorter than "
+                                       f"one window of seq_len={seq_len} + 1. Give more text or a "
+                                       "smaller seq_len.")
     starts = offset + seq_len * np.arange(count)
     if shuffle:
         rng.shuffle(starts)

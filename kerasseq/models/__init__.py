@@ -1,5 +1,6 @@
-"""Model builders: the recurrent encoder, forecasters, sentiment classifiers and
-the baselines they are measured against; `explain` for per-token weights."""
+"""Model builders: the recurrent encoder, forecasters, sentiment classifiers,
+language models and the baselines they are measured against; `explain`
+for per-token weights, `generate` for text."""
 
 from kerasseq.models.baselines import WindowValues
 from kerasseq.models.baselines import build_dense_model
@@ -14,6 +15,11 @@ from kerasseq.models.explain import explain
 from kerasseq.models.explain import render_html
 from kerasseq.models.explain import render_terminal
 from kerasseq.models.forecast_head import check_windows
+from kerasseq.models.language import build_language_model
+from kerasseq.models.language import evaluate_language_model
+from kerasseq.models.language import generate
+from kerasseq.models.language import stateful_copy
+from kerasseq.models.ngram import NGramLM
 from kerasseq.models.sentiment import HEADS
 from kerasseq.models.sentiment import build_bag_of_words_model
 from kerasseq.models.sentiment import build_majority_model
@@ -23,9 +29,11 @@ from kerasseq.models.weather import build_weather_model
 __all__ = [
     "CELLS",
     "HEADS",
+    "NGramLM",
     "WindowValues",
     "build_dense_model",
     "build_ensemble",
+    "build_language_model",
     "build_bag_of_words_model",
     "build_linear_model",
     "build_majority_model",
@@ -34,9 +42,12 @@ __all__ = [
     "build_sentiment_model",
     "build_weather_model",
     "check_windows",
+    "evaluate_language_model",
     "explain",
     "fit_least_squares",
+    "generate",
     "recurrent_encoder",
     "render_html",
     "render_terminal",
+    "stateful_copy",
 ]

@@ -9,6 +9,8 @@ copy of the model, so any model the builder made (stateful or not, any
 batch size) can be evaluated and sampled.
 """
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
@@ -135,9 +137,44 @@ def stateful_copy(model, batch_size):
             layer_config["batch_shape"] = [batch_size, *layer_config["batch_shape"][1:]]
         elif "stateful" in layer_config:
             layer_config["stateful"] = True
-    copy = keras.Model.from_config(config)
+    copy = type(model).from_config(config)
     copy.set_weights(model.get_weights())
     return copy
+
+
+# A model's stateful copies by batch size, with their traced next-token
+# function: made once, so that generating again costs no new graph.
+_RUNNERS = weakref.WeakKeyDictionary()
+
+
+def _runner(model, batch_size):
+    """`model`'s stateful copy for `batch_size`, its weights refreshed and
+    states zeroed, with traced functions: `last_logits(x)`, the logits
+    after the last id of row 0, and `score(x, y, weights)`, the summed
+    weighted cross-entropy."""
+    import tensorflow as tf
+
+    runners = _RUNNERS.setdefault(model, {})
+    if batch_size not in runners:
+        copy = stateful_copy(model, batch_size)
+
+        @tf.function(reduce_retracing=True)
+        def last_logits(x):
+            return ops.cast(copy(x, training=False)[0, -1], "float64")
+
+        @tf.function(reduce_retracing=True)
+        def score(x, y, weights):
+            entropy = keras.losses.sparse_categorical_crossentropy(
+                y, ops.cast(copy(x, training=False), "float32"), from_logits=True
+            )
+            return tf.reduce_sum(tf.cast(entropy, "float64") * tf.cast(weights, "float64"))
+
+        runners[batch_size] = {"copy": copy, "last_logits": last_logits, "score": score}
+    runner = runners[batch_size]
+    # The model may have trained since the copy was made.
+    runner["copy"].set_weights(model.get_weights())
+    reset_states(runner["copy"])
+    return runner
 
 
 def reset_states(model):
@@ -184,15 +221,7 @@ def evaluate_language_model(model, ids, *, batch_size=20, seq_len=35):
     from pipelines.lm import bptt_dataset
 
     check_vocabulary(model, int(np.max(ids)) + 1 if len(ids) else 0)
-    copy = stateful_copy(model, batch_size)
-
-    @tf.function
-    def score(x, y, weights):
-        entropy = keras.losses.sparse_categorical_crossentropy(
-            y, ops.cast(copy(x, training=False), "float32"), from_logits=True
-        )
-        return tf.reduce_sum(tf.cast(entropy, "float64") * tf.cast(weights, "float64"))
-
+    score = _runner(model, batch_size)["score"]
     total, count = 0.0, 0.0
     for x, y, weights in bptt_dataset(ids, batch_size=batch_size, seq_len=seq_len, drop_remainder=False):
         total += float(score(x, y, weights))
@@ -236,8 +265,6 @@ def generate(model, vocabulary, prompt, *, length, temperature=1.0, top_k=None, 
     >>> generate(model, corpus.vocabulary, "the market", length=20, seed=0)  # doctest: +SKIP
     'the market is n't expected to ...'
     """
-    import tensorflow as tf
-
     owner = "generate"
     length = check_positive_int("length", length, owner=owner, example="length=100")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
@@ -247,6 +274,10 @@ def generate(model, vocabulary, prompt, *, length, temperature=1.0, top_k=None, 
         top_k = check_positive_int("top_k", top_k, owner=owner, example="top_k=40")
     if isinstance(prompt, str):
         tokens = vocabulary.tokenize(prompt)
+        # split_tokens ends every line with <eos>; a prompt that does not
+        # end with a line break continues its last line.
+        if vocabulary.level == "word" and tokens and not prompt.rstrip(" \t").endswith(("\n", "\r")):
+            tokens = tokens[:-1]
     elif isinstance(prompt, (list, tuple)) and all(isinstance(t, str) for t in prompt):
         tokens = list(prompt)
     else:
@@ -256,16 +287,13 @@ def generate(model, vocabulary, prompt, *, length, temperature=1.0, top_k=None, 
     if not len(ids):
         start = "<eos>" if vocabulary.level == "word" else "\n"
         ids = np.array([vocabulary.index.get(start, 0)], "int32")
-    copy = stateful_copy(model, 1)
-
-    @tf.function(reduce_retracing=True)
-    def last_logits(x):
-        return ops.cast(copy(x, training=False)[0, -1], "float64")
-
+    last_logits = _runner(model, 1)["last_logits"]
     rng = np.random.default_rng(seed)
     logits = last_logits(ids[None]).numpy()
     new = []
     for _ in range(length):
+        # A model may predict over more ids than the vocabulary names.
+        logits = logits[: len(vocabulary)]
         if temperature == 0:
             token = int(np.argmax(logits))
         else:

@@ -121,9 +121,16 @@ class LanguageModelTask(Task):
         owner = type(self).__name__
         for field in ("seq_len", "embedding_dim", "units", "depth", "ngram_order"):
             check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=2")
+        if c.ensemble != 1:
+            # The mean of members' logits is not a mixture of their
+            # distributions, and each member would need its own state.
+            raise ArgumentError("ensemble", f"{owner} received ensemble={c.ensemble}. Language models "
+                                            "train one model per run: leave ensemble at 1.")
         self.corpus = load_corpus(c) if corpus is None else corpus
         self.vocabulary = self.corpus.vocabulary
         self.splits = ("val", "test") if self.corpus.test is not None else ("val",)
+        # Checked here, before a run directory exists, by building the batches.
+        self.dataset("train")
         # Generated texts, kept for summary() (written after write_plots).
         self._samples = []
 

@@ -7,7 +7,7 @@ import pipelines
 # Modules that need neither TensorFlow nor Keras at import time: everything
 # but the windowing, which builds `tf.data` pipelines.
 LIGHT = ("pipelines", "pipelines.validation", "pipelines.data", "pipelines.tables", "pipelines.splits",
-         "pipelines.weather")
+         "pipelines.weather", "pipelines.lm")
 ALL = ["pipelines"] + [f"pipelines.{m.name}" for m in pkgutil.iter_modules(pipelines.__path__)]
 
 
