@@ -273,6 +273,54 @@ def load_shakespeare(path=None, *, level="char", validation_split=0.1, test_spli
     return load_text(path, level=level, validation_split=validation_split, test_split=test_split)
 
 
+def load_imdb_text(path=None, *, validation_split=0.2, seed=0, max_tokens=20000, min_count=1):
+    """IMDB reviews as a word-level corpus, for a language model whose
+    embeddings and encoder then start a sentiment classifier.
+
+    Reviews are standardized as the sentiment models read them
+    (`pipelines.preprocessing.standardize_text`), one per line. The
+    training reviews, and the 50k unlabeled ones where the archive has them,
+    train; the reviews `load_imdb` holds out for validation (the same ones
+    for the same `validation_split` and `seed`) validate; the test reviews
+    are never read.
+
+    Args:
+        path: as in `pipelines.text.load_imdb`.
+        validation_split, seed: the sentiment task's split (its defaults).
+        max_tokens: vocabulary size, `<unk>` included.
+        min_count: rarer training words become `<unk>`.
+
+    Returns:
+        A word-level `Corpus` without a test split.
+    """
+    import tensorflow as tf
+
+    from pipelines.preprocessing import standardize_text
+    from pipelines.text import load_imdb
+
+    try:
+        data = load_imdb(path, validation_split=validation_split, seed=seed, unlabeled=True)
+        unlabeled = list(data.unlabeled)
+    except FileNotFoundError as error:
+        if "has no unlabeled reviews" not in str(error):
+            raise
+        data = load_imdb(path, validation_split=validation_split, seed=seed)
+        unlabeled = []
+    print(f"IMDB for a language model: {len(data.train[0]):,} training and {len(unlabeled):,} "
+          f"unlabeled reviews to train, {len(data.validation[0]):,} to validate, no test reviews.")
+
+    def lines(texts):
+        texts = list(texts)
+        out = []
+        for start in range(0, len(texts), 4096):
+            batch = standardize_text(tf.constant(texts[start:start + 4096])).numpy()
+            out += [" ".join(t.decode("utf-8").split()) for t in batch]
+        return "\n".join(out) + "\n"
+
+    texts = {"train": lines([*data.train[0], *unlabeled]), "val": lines(data.validation[0]), "test": ""}
+    return _corpus(texts, level="word", source=data.source, max_tokens=max_tokens, min_count=min_count)
+
+
 def load_text(path, *, level="word", validation_split=0.1, test_split=0.0, max_tokens=None,
               min_count=1):
     """Loads any plain-text corpus for language modelling.

@@ -1,8 +1,10 @@
-"""`recurrent_encoder`: stacked kerasseq recurrent layers, shared by every task's head."""
+"""`recurrent_encoder`: stacked kerasseq recurrent layers, shared by every task's
+head; `transfer_encoder` starts one encoder from another model's."""
 
 import keras
 
 from kerasseq import layers
+from kerasseq.validation import ArgumentError
 from kerasseq.validation import check_one_of
 from kerasseq.validation import check_positive_int
 from kerasseq.validation import check_rate
@@ -100,3 +102,48 @@ def recurrent_encoder(
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
         x = layer(x)
     return x
+
+
+def transfer_encoder(source, target, *, cell, depth, owner="transfer_encoder"):
+    """Copies the recurrent layers of `source` into those of `target`.
+
+    Both were built by `recurrent_encoder` with the same `cell` and `depth`
+    (layers `{cell}_0` ... `{cell}_{depth-1}`), e.g. a language model that
+    starts a classifier: same units, and input features of the same size.
+
+    Args:
+        source: the trained model, e.g. from `build_language_model`.
+        target: the model to start, e.g. from `build_sentiment_model`.
+        cell: the cell name both used.
+        depth: the number of layers copied.
+        owner: the caller, named in errors.
+
+    Example:
+    >>> a = keras.Model(x := keras.Input((None, 3)), recurrent_encoder(x, units=4))
+    >>> b = keras.Model(y := keras.Input((None, 3)), recurrent_encoder(y, units=4))
+    >>> transfer_encoder(a, b, cell="gru", depth=1)
+    >>> bool((a.layers[1].get_weights()[0] == b.layers[1].get_weights()[0]).all())
+    True
+    """
+    for i in range(depth):
+        name = f"{cell}_{i}"
+        found = {layer.name: layer for layer in source.layers}
+        if name not in found:
+            recurrent = [n for n, layer in found.items() if isinstance(layer, keras.layers.RNN)]
+            raise ArgumentError(
+                "encoder",
+                f"{owner} received encoder={source.name!r}, which has no layer {name!r} (its "
+                f"recurrent layers: {recurrent}). Build this model with the encoder's cell and "
+                "depth, one way (not bidirectional).",
+            )
+        weights = found[name].get_weights()
+        layer = target.get_layer(name)
+        expected = [tuple(w.shape) for w in layer.get_weights()]
+        if [tuple(w.shape) for w in weights] != expected:
+            raise ArgumentError(
+                "encoder",
+                f"{owner} received encoder={source.name!r}, whose layer {name!r} has weights of "
+                f"shapes {[tuple(w.shape) for w in weights]}, not {expected}: pass the encoder's "
+                "units (and, for the first layer, its embedding size).",
+            )
+        layer.set_weights(weights)

@@ -241,6 +241,36 @@ def check_vocabulary(model, needed):
         )
 
 
+def transfer_embeddings(model, vocabulary, tokens):
+    """The language model's embedding rows for `tokens`, e.g. to start a
+    sentiment classifier's embedding (`build_sentiment_model(embeddings=)`).
+
+    Tokens match by their text; `[UNK]` (Keras' `TextVectorization`) takes
+    the row of `<unk>`; padding `''` and words the language model's
+    vocabulary lacks get zeros, as `pipelines.text.load_word_vectors` gives.
+
+    Args:
+        model: a language model with a layer named "embedding".
+        vocabulary: its `pipelines.lm.Vocabulary`.
+        tokens: the tokens of the new model, row `i` for token id `i`,
+            e.g. `vectorizer.get_vocabulary()`.
+
+    Returns:
+        `(matrix, found)`: a float32 array `(len(tokens), embedding_dim)` and
+        how many tokens had a row.
+    """
+    check_vocabulary(model, len(vocabulary))
+    matrix = np.asarray(keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings), "float32")
+    rows = np.zeros((len(tokens), matrix.shape[1]), "float32")
+    found = 0
+    for i, token in enumerate(tokens):
+        j = vocabulary.index.get("<unk>" if token == "[UNK]" else token) if token else None
+        if j is not None:
+            rows[i] = matrix[j]
+            found += 1
+    return rows, found
+
+
 def generate(model, vocabulary, prompt, *, length, temperature=1.0, top_k=None, seed=None):
     """Continues `prompt` by sampling `length` tokens from `model`.
 

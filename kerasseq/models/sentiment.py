@@ -12,6 +12,7 @@ import numpy as np
 
 from kerasseq import layers
 from kerasseq.models.encoder import recurrent_encoder
+from kerasseq.models.encoder import transfer_encoder
 from kerasseq.validation import ArgumentError
 from kerasseq.validation import check_non_negative_int
 from kerasseq.validation import check_one_of
@@ -35,6 +36,7 @@ def build_sentiment_model(
     window=5,
     dropout=0.0,
     embeddings=None,
+    encoder=None,
     vectorizer=None,
     max_length=None,
     truncate="end",
@@ -62,7 +64,12 @@ def build_sentiment_model(
         window: neighbours on each side for "windowed_attention".
         dropout: dropout rate on the embeddings and before the output.
         embeddings: optional `(vocab_size, embedding_dim)` matrix (e.g. from
-            `pipelines.text.load_word_vectors`) to start the embedding from.
+            `pipelines.text.load_word_vectors`, or a language model's:
+            `kerasseq.models.language.transfer_embeddings`) to start the
+            embedding from.
+        encoder: optional trained model whose recurrent layers start this
+            model's (e.g. a language model from `build_language_model` on
+            the same texts, with the same cell, units and depth; one way).
         vectorizer: optional adapted `keras.layers.TextVectorization`
             (output_mode "int"): the model then takes raw strings.
         max_length: with a vectorizer, most tokens kept per text (None: all).
@@ -155,6 +162,15 @@ def build_sentiment_model(
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
         outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
     model = keras.Model(inputs, outputs, name=f"{cell}_{head}" if isinstance(cell, str) else head)
+    if encoder is not None:
+        if bidirectional or not isinstance(cell, str):
+            raise ArgumentError(
+                "encoder",
+                f"{owner} received encoder={encoder.name!r} with bidirectional={bidirectional} and "
+                f"cell={cell!r}. A left-to-right encoder starts a one-way model of a named cell: "
+                "pass bidirectional=False and the encoder's cell.",
+            )
+        transfer_encoder(encoder, model, cell=cell, depth=depth, owner=owner)
     if compile:
         compile_classifier(model, learning_rate=learning_rate)
     return model

@@ -49,12 +49,16 @@ class LanguageModelConfig(TaskConfig):
                            help="epochs without a better validation perplexity before stopping "
                                 "(the learning rate halves after half as many)")
     data: str = option("ptb", group="data",
-                       help="'ptb', 'shakespeare', or a UTF-8 text file or train/valid/test folder")
+                       help="'ptb', 'shakespeare', 'imdb' (the sentiment task's training reviews), "
+                            "or a UTF-8 text file or train/valid/test folder")
     level: str = option("word", group="data", choices=["word", "char"], help="tokens: words or characters")
-    validation_split: float = option(0.1, group="data", help="share of a text file held out for validation")
+    validation_split: float = option(None, group="data", parse=float,
+                                     help="share of a text file held out for validation (default: "
+                                          "0.1; imdb: 0.2, the sentiment task's validation reviews)")
     test_split: float = option(0.0, group="data", help="share of a text file held out for test")
     max_tokens: int = option(None, group="data", parse=int,
-                             help="vocabulary size, <unk> included (default: all training tokens)")
+                             help="vocabulary size, <unk> included (default: all training tokens; "
+                                  "imdb: 20000, as the sentiment task)")
     seq_len: int = option(35, group="data", help="steps of backpropagation through time per batch")
     stateful: bool = option(True, help="carry the state across batches (truncated BPTT); "
                                        "--no-stateful trains on shuffled windows")
@@ -65,6 +69,10 @@ class LanguageModelConfig(TaskConfig):
     dropout: float = option(0.0, help="variational dropout on the non-recurrent connections")
     tie_weights: bool = option(False, help="share the embedding matrix with the output layer")
     learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
+    decay_after: int = option(None, group="training", parse=int,
+                              help="after this many epochs, multiply the learning rate by --lr-decay "
+                                   "every epoch (Zaremba et al.'s schedule; default: only on plateaus)")
+    lr_decay: float = option(0.5, group="training", help="the factor of --decay-after")
     clipnorm: float = option(5.0, group="training", help="clip gradients to this global norm")
     baselines: list = option(list(NGRAMS), parse=_names,
                              help="comma-separated n-gram baselines, or '' for none")
@@ -83,7 +91,15 @@ def load_corpus(config):
             raise ArgumentError("level", f"LanguageModelTask received level={config.level!r} with "
                                          "data='ptb', a word-level corpus. Pass level='word'.")
         return lm.load_ptb()
-    splits = dict(validation_split=config.validation_split, test_split=config.test_split)
+    if config.data == "imdb":
+        # The sentiment task's split and vocabulary size, so that its
+        # validation reviews stay unseen and its words find their vectors.
+        return lm.load_imdb_text(
+            validation_split=0.2 if config.validation_split is None else config.validation_split,
+            seed=config.seed, max_tokens=config.max_tokens or 20000,
+        )
+    splits = dict(validation_split=0.1 if config.validation_split is None else config.validation_split,
+                  test_split=config.test_split)
     if config.data == "shakespeare":
         return lm.load_shakespeare(level=config.level, **splits)
     return lm.load_text(config.data, level=config.level, max_tokens=config.max_tokens, **splits)
@@ -121,6 +137,11 @@ class LanguageModelTask(Task):
         owner = type(self).__name__
         for field in ("seq_len", "embedding_dim", "units", "depth", "ngram_order"):
             check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=2")
+        if c.decay_after is not None:
+            check_positive_int("decay_after", c.decay_after, owner=owner, example="decay_after=6")
+        if isinstance(c.lr_decay, bool) or not isinstance(c.lr_decay, (int, float)) or not 0 < c.lr_decay <= 1:
+            raise ArgumentError("lr_decay", f"{owner} received lr_decay={c.lr_decay!r}. Pass a factor in "
+                                            "(0, 1], e.g. lr_decay=0.5.")
         if c.ensemble != 1:
             # The mean of members' logits is not a mixture of their
             # distributions, and each member would need its own state.
@@ -176,10 +197,18 @@ class LanguageModelTask(Task):
     def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None):
         """`Task.fit`, with a stateful model's states zeroed at each epoch
         and around validation."""
+        import keras
+
         from kerasseq.models.language import ResetStates
 
-        return super().fit(model, seed=seed, callbacks=[ResetStates(), *callbacks],
-                           directory=directory, verbose=verbose)
+        callbacks = [ResetStates(), *callbacks]
+        after, decay = self.config.decay_after, self.config.lr_decay
+        if after is not None:
+            # Relative to the rate the epoch starts with (plateaus may have
+            # lowered it; a resumed fit restores it), so the two compose.
+            callbacks.append(keras.callbacks.LearningRateScheduler(
+                lambda epoch, rate: rate * decay if epoch >= after else rate))
+        return super().fit(model, seed=seed, callbacks=callbacks, directory=directory, verbose=verbose)
 
     def build_baselines(self):
         """The configured n-gram models, unfitted."""

@@ -64,6 +64,9 @@ class SentimentConfig(TaskConfig):
                            help="keep the end or the start of longer texts")
     word_vectors: str = option(None, group="model",
                                help="GloVe/word2vec text file to start the embeddings from")
+    pretrained: str = option(None, group="model",
+                             help="a `kerasseq train lm` run on these texts (e.g. --data imdb) whose "
+                                  "embeddings and encoder start the model (same cell, units, depth)")
     embedding_dim: int = option(128, help="token embedding size (with --word-vectors: theirs)")
     cell: str = option("gru", choices=list(CELLS), help="recurrent cell")
     units: int = option(64, help="hidden units per recurrent layer")
@@ -96,6 +99,28 @@ def load_texts(config):
     )
 
 
+def load_pretrained(directory, vocabulary):
+    """The embedding rows for `vocabulary` and the model of a language-model
+    run, to start a classifier from: `(embeddings, model)`."""
+    import keras
+
+    from kerasseq.models.language import transfer_embeddings
+    from kerasseq.runs import RunDirectory
+    from kerasseq.tasks.lm import VOCABULARY
+    from pipelines.lm import Vocabulary
+
+    run = RunDirectory(directory)
+    task = run.read_config()["task"]
+    if task != "lm":
+        raise ArgumentError("pretrained", f"SentimentTask received pretrained={str(directory)!r}, a "
+                                          f"{task!r} run. Pass the directory of a `kerasseq train lm` run.")
+    model = keras.saving.load_model(run.model_path)
+    embeddings, found = transfer_embeddings(model, Vocabulary.load(run.path / VOCABULARY), vocabulary)
+    print(f"Pretrained: {found:,} of {len(vocabulary):,} tokens found in {run.path / VOCABULARY}; "
+          f"encoder from {run.model_path}")
+    return embeddings, model
+
+
 @register("sentiment")
 class SentimentTask(Task):
     """Classify texts as negative or positive: data, vocabulary and models of
@@ -121,7 +146,7 @@ class SentimentTask(Task):
     monitor = "val_accuracy"
     monitor_mode = "max"
     baseline_names = BASELINES
-    keywords = {"keep": "truncate"}
+    keywords = {"keep": "truncate", "encoder": "pretrained"}
     example = ("kerasseq train sentiment --data imdb --cell gru --units 64 --head attention "
                "--out runs/imdb-gru")
 
@@ -157,6 +182,13 @@ class SentimentTask(Task):
             for split, (texts, _) in self.splits.items()
         }
         self.embeddings = None
+        self.encoder = None
+        if c.word_vectors and c.pretrained:
+            raise ArgumentError("pretrained", f"{owner} received word_vectors={c.word_vectors!r} and "
+                                              f"pretrained={c.pretrained!r}. Start the embeddings "
+                                              "from one of them.")
+        if c.pretrained:
+            self.embeddings, self.encoder = load_pretrained(c.pretrained, self.vocabulary)
         if c.word_vectors:
             self.embeddings, found = text.load_word_vectors(c.word_vectors, self.vocabulary)
             print(f"Word vectors: {found:,} of {len(self.vocabulary):,} tokens found "
@@ -201,7 +233,8 @@ class SentimentTask(Task):
         keywords = dict(
             embedding_dim=c.embedding_dim, cell=c.cell, units=c.units, depth=c.depth,
             bidirectional=c.bidirectional, head=c.head, window=c.window, dropout=c.dropout,
-            embeddings=self.embeddings, vectorizer=self.vectorizer(), max_length=c.max_length,
+            embeddings=self.embeddings, encoder=self.encoder, vectorizer=self.vectorizer(),
+            max_length=c.max_length,
             truncate=c.truncate, learning_rate=c.learning_rate,
         )
         keywords.update(overrides)

@@ -135,6 +135,8 @@ def test_stateful_epochs_start_at_a_seeded_offset(tmp_path):
      "argument --level: LanguageModelTask received level='char' with data='ptb'"),
     (["--seq-len", "0"], "argument --seq-len: LanguageModelTask received seq_len=0"),
     (["--ensemble", "2"], "argument --ensemble: LanguageModelTask received ensemble=2"),
+    (["--lr-decay", "1.5"], "argument --lr-decay: LanguageModelTask received lr_decay=1.5"),
+    (["--decay-after", "0"], "argument --decay-after: LanguageModelTask received decay_after=0"),
     (["--baselines", "fourgram"], "argument --baselines: LanguageModelTask received baselines=['fourgram']"),
 ])
 def test_bad_options_name_their_flag(argv, message, tmp_path, capsys):
@@ -153,3 +155,12 @@ def test_empty_and_too_short_corpora_are_clear_errors(tmp_path, capsys):
     assert main(["train", "lm", "--data", str(short), "--batch-size", "64", "--out", str(tmp_path / "b")]) == 2
     assert "argument --batch-size: bptt_dataset received a stream of" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_learning_rate_decays_every_epoch_after_decay_after(tmp_path):
+    data = write_corpus(tmp_path / "corpus.txt", lines=40)
+    task = LanguageModelTask(LanguageModelConfig(data=str(data), epochs=4, patience=10, batch_size=4,
+                                                 seq_len=10, units=4, embedding_dim=4, baselines=[],
+                                                 learning_rate=0.01, decay_after=2, lr_decay=0.25))
+    history, _ = task.fit(task.build_model(), verbose=0)
+    assert history["learning_rate"] == pytest.approx([0.01, 0.01, 0.0025, 0.000625])
