@@ -81,16 +81,12 @@ def run_row(name, table, overrides, corpus, epochs):
     if epochs:
         values["epochs"] = epochs
     task = LanguageModelTask(LanguageModelConfig(**values), corpus=corpus)
-    directory = None if baseline else CHECKPOINTS / name
-    rows = train_candidate(
+    return train_candidate(
         name, task, baseline and baseline[0],
         lambda row_name, model, seconds, trained, member: result_row(
             row_name, table, model, task, seconds, trained, member, baseline),
-        directory=directory,
+        directory=None if baseline else CHECKPOINTS / name,
     )
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
-    return rows
 
 
 def result_row(name, table, model, task, seconds, epochs, config, baseline):
@@ -209,6 +205,8 @@ def main():
             done[row["name"]] = row
             trained += 1
         write_results(results, done, protocol)
+        # Written down: the checkpoints that would resume the row can go.
+        shutil.rmtree(CHECKPOINTS / name, ignore_errors=True)
     ordered = write_results(results, done, protocol)
     for table in tables:
         print(f"\n### {table}\n")

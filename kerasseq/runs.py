@@ -408,7 +408,9 @@ def train(task, directory, *, overwrite=False):
 
     run = RunDirectory(directory)
     task.build_model()
-    run.prepare(task, overwrite=overwrite)
+    if run.prepare(task, overwrite=overwrite):
+        # A resumed run continues only on the data it started on.
+        task.check_assets(run.path)
     task.save_assets(run.path)
     name = task.model_name
     trained, results, histories = {}, {}, {}

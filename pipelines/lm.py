@@ -255,13 +255,13 @@ def _ptb_file(name, folder):
     return fetch(f"ptb/{filename}", url=PTB_URL.format(name), md5=PTB_MD5[name])
 
 
-def load_shakespeare(path=None, *, level="char", validation_split=0.1, test_split=0.0):
+def load_shakespeare(path=None, *, level="char", validation_split=0.1, test_split=0.0, max_tokens=None):
     """Loads tiny Shakespeare (Karpathy's char-rnn corpus, 1.1M characters).
 
     Args:
         path: the text file (or `.gz`). Default: the data directory, else
             downloaded (SHA-256 checked).
-        level, validation_split, test_split: as in `load_text`.
+        level, validation_split, test_split, max_tokens: as in `load_text`.
 
     Returns:
         A `Corpus`; by default characters, the last 10% for validation.
@@ -270,7 +270,8 @@ def load_shakespeare(path=None, *, level="char", validation_split=0.1, test_spli
         local = find("tinyshakespeare.txt.gz")
         path = (fetch(local.name, url=SHAKESPEARE_URL, path=local) if local is not None
                 else fetch("tinyshakespeare.txt", url=SHAKESPEARE_URL, sha256=SHAKESPEARE_SHA256))
-    return load_text(path, level=level, validation_split=validation_split, test_split=test_split)
+    return load_text(path, level=level, validation_split=validation_split, test_split=test_split,
+                     max_tokens=max_tokens)
 
 
 def load_imdb_text(path=None, *, validation_split=0.2, seed=0, max_tokens=20000, min_count=1):
@@ -378,6 +379,12 @@ def load_text(path, *, level="word", validation_split=0.1, test_split=0.0, max_t
                 (1 - validation_split - test_split, 1 - test_split)]
         bounds = [0, *(int(ends[min(c, len(ends) - 1)]) for c in cuts), len(text)]
         texts = {split: text[bounds[i]:bounds[i + 1]] for i, split in enumerate(("train", "val", "test"))}
+        for split, share in (("train", 1), ("val", validation_split), ("test", test_split)):
+            if share and not texts[split].strip():
+                raise ValueError(
+                    f"{path} has {len(ends)} line(s), and splits are cut between lines: its {split} "
+                    f"split is empty. Give a text with more line breaks, or other split shares."
+                )
     else:
         raise FileNotFoundError(f"load_text received path={str(path)!r}, which is neither a file nor "
                                 "a folder. Pass a UTF-8 text file or a folder of train/valid/test files.")
@@ -412,7 +419,8 @@ def bptt_dataset(ids, *, batch_size=20, seq_len=35, offset=0, drop_remainder=Tru
             epoch so that batches do not always cut the text at the same
             places.
         drop_remainder: drop the tokens that do not fill the last row
-            (training). With False every token is predicted once: rows
+            (training; rows are as long whatever the offset below
+            `seq_len`, so every epoch has as many batches). With False every token is predicted once: rows
             are padded and batches are `(x, y, weights)` with weight 0 on
             padding (evaluation).
 
@@ -423,7 +431,7 @@ def bptt_dataset(ids, *, batch_size=20, seq_len=35, offset=0, drop_remainder=Tru
     Example:
     >>> ds = bptt_dataset(np.arange(11), batch_size=2, seq_len=3)
     >>> [x.numpy().tolist() for x, y in ds]
-    [[[0, 1, 2], [5, 6, 7]], [[3, 4], [8, 9]]]
+    [[[0, 1, 2], [4, 5, 6]], [[3], [7]]]
     """
     import tensorflow as tf
 
@@ -433,33 +441,36 @@ def bptt_dataset(ids, *, batch_size=20, seq_len=35, offset=0, drop_remainder=Tru
     if not 0 <= offset < max(len(ids) - 1, 1):
         raise ArgumentError("offset", f"{owner} received offset={offset} for a stream of "
                                       f"{len(ids)} tokens. Pass 0 <= offset < {len(ids) - 1}.")
-    ids = ids[offset:]
-    predictions = len(ids) - 1
-    if predictions < (batch_size if drop_remainder else 1):
-        raise ArgumentError(
-            "batch_size",
-            f"{owner} received a stream of {len(ids)} tokens, too short for batch_size="
-            f"{batch_size} rows of at least one prediction each. Give more text or a smaller "
-            "batch_size.",
-        )
     if drop_remainder:
-        steps = predictions // batch_size
-        x = ids[: steps * batch_size].reshape(batch_size, steps)
-        y = ids[1: steps * batch_size + 1].reshape(batch_size, steps)
+        # The same number of steps whatever the offset (below seq_len), so
+        # that every epoch has as many batches.
+        steps = (len(ids) - max(offset + 1, seq_len)) // batch_size
+        if steps < 1:
+            raise ArgumentError(
+                "batch_size",
+                f"{owner} received a stream of {len(ids)} tokens, too short for batch_size="
+                f"{batch_size} rows of at least one prediction each. Give more text or a smaller "
+                "batch_size.",
+            )
+        x = ids[offset: offset + steps * batch_size].reshape(batch_size, steps)
+        y = ids[offset + 1: offset + steps * batch_size + 1].reshape(batch_size, steps)
         tensors = (x, y)
     else:
+        ids = ids[offset:]
+        predictions = len(ids) - 1
+        if predictions < 1:
+            raise ValueError(f"{owner} received a stream of {len(ids)} token(s): scoring needs at least "
+                             "2 (a token and the one it predicts). Give a longer split.")
         steps = -(-predictions // batch_size)
         pad = steps * batch_size - predictions
         x = np.concatenate([ids[:-1], np.zeros(pad, "int32")]).reshape(batch_size, steps)
         y = np.concatenate([ids[1:], np.zeros(pad, "int32")]).reshape(batch_size, steps)
         weights = np.concatenate([np.ones(predictions, "float32"), np.zeros(pad, "float32")])
         tensors = (x, y, weights.reshape(batch_size, steps))
-    starts = np.arange(0, steps, seq_len)
     # Columns, not rows, are the batches: transpose, batch, transpose back.
     columns = tuple(np.ascontiguousarray(t.T) for t in tensors)
     dataset = tf.data.Dataset.from_tensor_slices(columns).batch(seq_len)
     dataset = dataset.map(lambda *t: tuple(tf.transpose(c) for c in t))
-    assert int(dataset.cardinality()) == len(starts)
     return dataset.prefetch(2)
 
 
@@ -490,8 +501,10 @@ def window_dataset(ids, *, batch_size=20, seq_len=35, shuffle=True, seed=None):
     owner = "window_dataset"
     ids, batch_size, seq_len = _check_stream(ids, owner=owner, batch_size=batch_size, seq_len=seq_len)
     rng = np.random.default_rng(seed)
-    offset = int(rng.integers(seq_len)) if shuffle and len(ids) > 2 * seq_len else 0
-    count = (len(ids) - offset - 1) // seq_len
+    moves = shuffle and len(ids) > 2 * seq_len
+    offset = int(rng.integers(seq_len)) if moves else 0
+    # As many windows whatever the offset, so that every epoch has as many batches.
+    count = (len(ids) - seq_len) // seq_len if moves else (len(ids) - 1) // seq_len
     if count < 1:
         raise ArgumentError("seq_len", f"{owner} received a stream of {len(ids)} tokens, shorter than "
                                        f"one window of seq_len={seq_len} + 1. Give more text or a "

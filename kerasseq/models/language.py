@@ -103,7 +103,21 @@ def build_language_model(
 
 def compile_language_model(model, *, learning_rate=1e-3, clipnorm=5.0):
     """Compiles `model` with Adam (global-norm clipping), token cross-entropy
-    averaged over the weighted tokens, and `Perplexity`."""
+    averaged over the weighted tokens, and `Perplexity`.
+
+    Args:
+        model: a model from token ids to next-token logits.
+        learning_rate: Adam's learning rate.
+        clipnorm: the global norm gradients are clipped to, or None.
+
+    Returns:
+        `model`, compiled.
+
+    Example:
+    >>> model = build_language_model(vocab_size=20, embedding_dim=4, units=4, compile=False)
+    >>> compile_language_model(model, learning_rate=3e-3).optimizer.global_clipnorm
+    5.0
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
         # Padding has weight 0; the mean is over real tokens.
@@ -124,6 +138,12 @@ def stateful_copy(model, batch_size):
 
     Returns:
         A `keras.Model` with `model`'s weights, its states at zero.
+
+    Example:
+    >>> model = build_language_model(vocab_size=20, embedding_dim=4, units=4)
+    >>> copy = stateful_copy(model, batch_size=2)
+    >>> copy.input_shape, copy.get_layer("lstm_0").stateful
+    ((2, None), True)
     """
     config = model.get_config()
     if "layers" not in config:
@@ -187,7 +207,11 @@ def reset_states(model):
 class ResetStates(keras.callbacks.Callback):
     """Zeros a stateful model's states at the start of every epoch and
     around every evaluation, so that validation starts fresh and training
-    does not continue from the validation text."""
+    does not continue from the validation text.
+
+    Example:
+    >>> model.fit(bptt_dataset(ids), epochs=3, callbacks=[ResetStates()])  # doctest: +SKIP
+    """
 
     def on_epoch_begin(self, epoch, logs=None):
         reset_states(self.model)
@@ -215,6 +239,12 @@ def evaluate_language_model(model, ids, *, batch_size=20, seq_len=35):
     Returns:
         `{"nats_per_token", "perplexity", "tokens"}`; `tokens` is the
         number of tokens predicted (`len(ids) - 1`).
+
+    Example:
+    >>> model = build_language_model(vocab_size=20, embedding_dim=4, units=4)
+    >>> scores = evaluate_language_model(model, np.arange(20), batch_size=2, seq_len=5)
+    >>> scores["tokens"], round(scores["perplexity"]) == 20  # untrained: about uniform
+    (19, True)
     """
     import tensorflow as tf
 

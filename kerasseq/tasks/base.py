@@ -116,6 +116,8 @@ class Task(abc.ABC):
     # "min" if lower values of `monitor` are better (losses, errors), "max"
     # if higher (accuracy, AUC).
     monitor_mode = "min"
+    # The logged figure whose plateaus halve the learning rate (lower is better).
+    plateau_monitor = "val_loss"
     # Builder and loader keywords that a config field sets under another
     # name, so that an error about one names the right option.
     keywords = {}
@@ -207,7 +209,8 @@ class Task(abc.ABC):
         )
         # Halving the step size once validation stalls settles the last epochs.
         slow_down = keras.callbacks.ReduceLROnPlateau(
-            factor=0.5, patience=max(1, self.config.patience // 2), verbose=verbose
+            monitor=self.plateau_monitor, mode="min", factor=0.5,
+            patience=max(1, self.config.patience // 2), verbose=verbose,
         )
         return runs.fit(
             # A new order each epoch, drawn from the seed and the epoch alone,

@@ -86,10 +86,16 @@ def load_corpus(config):
     """Loads `config.data` at `config.level` as a `pipelines.lm.Corpus`."""
     from pipelines import lm
 
+    # Options a corpus fixes itself: an error, not silently ignored.
+    fixed = {"ptb": {"level": "word", "max_tokens": None, "validation_split": None, "test_split": 0.0},
+             "imdb": {"level": "word", "test_split": 0.0}}.get(config.data, {})
+    for field, value in fixed.items():
+        if getattr(config, field) != value:
+            raise ArgumentError(
+                field, f"LanguageModelTask received {field}={getattr(config, field)!r} with "
+                       f"data={config.data!r}, whose {field.replace('_', ' ')} is fixed. Leave "
+                       f"{field} out (or pass {value!r}).")
     if config.data == "ptb":
-        if config.level != "word":
-            raise ArgumentError("level", f"LanguageModelTask received level={config.level!r} with "
-                                         "data='ptb', a word-level corpus. Pass level='word'.")
         return lm.load_ptb()
     if config.data == "imdb":
         # The sentiment task's split and vocabulary size, so that its
@@ -101,7 +107,7 @@ def load_corpus(config):
     splits = dict(validation_split=0.1 if config.validation_split is None else config.validation_split,
                   test_split=config.test_split)
     if config.data == "shakespeare":
-        return lm.load_shakespeare(level=config.level, **splits)
+        return lm.load_shakespeare(level=config.level, max_tokens=config.max_tokens, **splits)
     return lm.load_text(config.data, level=config.level, max_tokens=config.max_tokens, **splits)
 
 
@@ -111,7 +117,9 @@ class LanguageModelTask(Task):
     one `LanguageModelConfig`.
 
     Every model, recurrent or n-gram, is scored on the same tokens: each
-    token of a split after its first, predicted from what precedes it.
+    token of a split after its first, predicted from what precedes it (a
+    recurrent model reads the split as `batch_size` contiguous rows, each
+    from a zero state).
 
     Args:
         config: a `LanguageModelConfig` (or a dict of its fields).
@@ -127,6 +135,7 @@ class LanguageModelTask(Task):
 
     config_class = LanguageModelConfig
     monitor = "val_perplexity"
+    plateau_monitor = "val_perplexity"
     baseline_names = tuple(NGRAMS)
     example = ("kerasseq train lm --data ptb --units 200 --depth 2 --tie-weights --dropout 0.3 "
                "--out runs/ptb-lstm")
@@ -151,7 +160,8 @@ class LanguageModelTask(Task):
         self.vocabulary = self.corpus.vocabulary
         self.splits = ("val", "test") if self.corpus.test is not None else ("val",)
         # Checked here, before a run directory exists, by building the batches.
-        self.dataset("train")
+        for split in ("train", *self.splits):
+            self.dataset(split)
         # Generated texts, kept for summary() (written after write_plots).
         self._samples = []
 

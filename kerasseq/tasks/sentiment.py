@@ -99,9 +99,13 @@ def load_texts(config):
     )
 
 
-def load_pretrained(directory, vocabulary):
-    """The embedding rows for `vocabulary` and the model of a language-model
-    run, to start a classifier from: `(embeddings, model)`."""
+def load_pretrained(config, vocabulary):
+    """The embedding rows for `vocabulary` and the model of the language-model
+    run `config.pretrained`, to start a classifier from: `(embeddings, model)`.
+
+    On IMDB the language model must have read the training reviews of this
+    split only (`kerasseq train lm --data imdb` with the same seed and
+    validation split), so that validation reviews stay unseen."""
     import keras
 
     from kerasseq.models.language import transfer_embeddings
@@ -109,11 +113,28 @@ def load_pretrained(directory, vocabulary):
     from kerasseq.tasks.lm import VOCABULARY
     from pipelines.lm import Vocabulary
 
+    directory = config.pretrained
     run = RunDirectory(directory)
-    task = run.read_config()["task"]
-    if task != "lm":
+    saved = run.read_config()
+    if saved["task"] != "lm":
         raise ArgumentError("pretrained", f"SentimentTask received pretrained={str(directory)!r}, a "
-                                          f"{task!r} run. Pass the directory of a `kerasseq train lm` run.")
+                                          f"{saved['task']!r} run. Pass the directory of a `kerasseq "
+                                          "train lm` run.")
+    if config.data == "imdb":
+        # The language model's IMDB split (None: the sentiment task's default).
+        split = 0.2 if saved.get("validation_split") is None else saved["validation_split"]
+        theirs = (saved.get("data"), saved.get("seed"), split)
+        if theirs != ("imdb", config.seed, config.validation_split):
+            read = (f"data={theirs[0]!r}, seed={theirs[1]}, validation_split={theirs[2]}"
+                    if theirs[0] == "imdb" else f"data={theirs[0]!r}")
+            raise ArgumentError(
+                "pretrained",
+                f"SentimentTask received pretrained={str(directory)!r}, a language model of {read}; "
+                f"this run has data='imdb', seed={config.seed}, validation_split="
+                f"{config.validation_split}. Its validation reviews must be unseen: train the "
+                "language model with `kerasseq train lm --data imdb` and this run's --seed and "
+                "--validation-split.",
+            )
     model = keras.saving.load_model(run.model_path)
     embeddings, found = transfer_embeddings(model, Vocabulary.load(run.path / VOCABULARY), vocabulary)
     print(f"Pretrained: {found:,} of {len(vocabulary):,} tokens found in {run.path / VOCABULARY}; "
@@ -187,8 +208,6 @@ class SentimentTask(Task):
             raise ArgumentError("pretrained", f"{owner} received word_vectors={c.word_vectors!r} and "
                                               f"pretrained={c.pretrained!r}. Start the embeddings "
                                               "from one of them.")
-        if c.pretrained:
-            self.embeddings, self.encoder = load_pretrained(c.pretrained, self.vocabulary)
         if c.word_vectors:
             self.embeddings, found = text.load_word_vectors(c.word_vectors, self.vocabulary)
             print(f"Word vectors: {found:,} of {len(self.vocabulary):,} tokens found "
@@ -230,6 +249,9 @@ class SentimentTask(Task):
 
         c = self.config
         keras.utils.set_random_seed(c.seed if seed is None else seed)
+        if c.pretrained and self.encoder is None:
+            # Loaded when first needed: evaluating a finished run does not need it.
+            self.embeddings, self.encoder = load_pretrained(c, self.vocabulary)
         keywords = dict(
             embedding_dim=c.embedding_dim, cell=c.cell, units=c.units, depth=c.depth,
             bidirectional=c.bidirectional, head=c.head, window=c.window, dropout=c.dropout,

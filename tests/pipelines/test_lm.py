@@ -222,7 +222,8 @@ def test_load_text_errors(tmp_path):
     # One line cannot be cut: the validation split would be empty.
     line = tmp_path / "line.txt"
     line.write_text("one long line\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="The val split of .*line.txt holds no tokens"):
+    with pytest.raises(ValueError, match=r"line.txt has 1 line\(s\), and splits are cut between lines: "
+                                         "its val split is empty"):
         load_text(line)
 
 
@@ -294,12 +295,12 @@ def test_shakespeare_has_every_character(data_file):
 def test_bptt_batches_written_out():
     ds = bptt_dataset(np.arange(11), batch_size=2, seq_len=3)
     got = batches(ds)
-    assert [x.tolist() for x, y in got] == [[[0, 1, 2], [5, 6, 7]], [[3, 4], [8, 9]]]
-    assert [y.tolist() for x, y in got] == [[[1, 2, 3], [6, 7, 8]], [[4, 5], [9, 10]]]
+    assert [x.tolist() for x, y in got] == [[[0, 1, 2], [4, 5, 6]], [[3], [7]]]
+    assert [y.tolist() for x, y in got] == [[[1, 2, 3], [5, 6, 7]], [[4], [8]]]
     assert all(x.dtype == np.int32 and y.dtype == np.int32 for x, y in got)
 
 
-@pytest.mark.parametrize("length, batch_size, seq_len", [(23, 3, 4), (40, 4, 5), (12, 1, 7), (9, 8, 2)])
+@pytest.mark.parametrize("length, batch_size, seq_len", [(23, 3, 4), (40, 4, 5), (12, 1, 7), (17, 8, 2)])
 def test_bptt_rows_continue_from_batch_to_batch(length, batch_size, seq_len):
     ids = np.random.default_rng(length).integers(0, 50, size=length)
     got = batches(bptt_dataset(ids, batch_size=batch_size, seq_len=seq_len))
@@ -308,12 +309,22 @@ def test_bptt_rows_continue_from_batch_to_batch(length, batch_size, seq_len):
     x = np.concatenate([x for x, _ in got], axis=1)
     y = np.concatenate([y for _, y in got], axis=1)
     # Row i, read across batches, is the i-th contiguous part of the stream;
-    # the tokens that do not fill a row are dropped.
-    steps = (length - 1) // batch_size
+    # the tokens that do not fill a row are dropped (as many for any offset
+    # below seq_len).
+    steps = (length - seq_len) // batch_size
     assert x.shape == (batch_size, steps)
     for i in range(batch_size):
         np.testing.assert_array_equal(x[i], ids[i * steps:(i + 1) * steps])
         np.testing.assert_array_equal(y[i], ids[i * steps + 1:(i + 1) * steps + 1])
+
+
+@pytest.mark.parametrize("length", [100, 101, 117])
+def test_every_epoch_has_as_many_batches_whatever_its_offset(length):
+    ids = np.arange(length)
+    counts = {len(batches(bptt_dataset(ids, batch_size=4, seq_len=7, offset=k))) for k in range(7)}
+    assert len(counts) == 1
+    counts = {len(batches(window_dataset(ids, batch_size=4, seq_len=7, seed=k))) for k in range(10)}
+    assert len(counts) == 1
 
 
 def test_bptt_without_drop_remainder_predicts_every_token_once():
@@ -352,7 +363,7 @@ def test_bptt_errors():
     with pytest.raises(ValueError, match="bptt_dataset received a stream of 4 tokens, too short for "
                                          "batch_size=4 rows"):
         bptt_dataset(np.arange(4), batch_size=4, seq_len=2)
-    with pytest.raises(ValueError, match="a stream of 1 tokens, too short"):
+    with pytest.raises(ValueError, match=r"a stream of 1 token\(s\): scoring needs at least 2"):
         bptt_dataset(np.arange(1), batch_size=1, drop_remainder=False)
     with pytest.raises(ValueError, match=r"bptt_dataset received ids of shape \(2, 3\) and dtype int64. "
                                          r"Pass a 1-D array of token ids"):

@@ -102,11 +102,30 @@ def test_pretrained_must_be_a_finished_lm_run(lm_run, tmp_path):
     config = json.loads((root / "lm" / "config.json").read_text())
     (unfinished / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="unfinished is not a finished run directory"):
-        sentiment(root, reviews, pretrained=str(unfinished))
+        sentiment(root, reviews, pretrained=str(unfinished)).build_model()
     (unfinished / "metrics.json").write_text("{}")
     (unfinished / "model.keras").write_text("")
     (unfinished / "config.json").write_text(json.dumps({**config, "task": "weather"}))
     with pytest.raises(ValueError, match="SentimentTask received pretrained=.*, a 'weather' run"):
-        sentiment(root, reviews, pretrained=str(unfinished))
+        sentiment(root, reviews, pretrained=str(unfinished)).build_model()
     with pytest.raises(ValueError, match="Start the embeddings from one of them"):
         sentiment(root, reviews, word_vectors="glove.txt")
+
+
+def test_an_imdb_classifier_refuses_a_language_model_that_read_its_validation_reviews(lm_run):
+    from kerasseq.tasks.sentiment import load_pretrained
+
+    root, _ = lm_run
+    config = SentimentConfig(data="imdb", pretrained=str(root / "lm"), **TINY)
+    with pytest.raises(ValueError, match=r"a language model of data='.*reviews.txt'; this run has "
+                                         r"data='imdb', seed=0, validation_split=0.2. Its validation "
+                                         r"reviews must be unseen"):
+        load_pretrained(config, ["", "[UNK]"])
+    saved = json.loads((root / "lm" / "config.json").read_text())
+    (root / "lm" / "config.json").write_text(json.dumps({**saved, "data": "imdb", "seed": 1}))
+    try:
+        with pytest.raises(ValueError, match=r"a language model of data='imdb', seed=1, "
+                                             r"validation_split=0.2; this run has data='imdb', seed=0"):
+            load_pretrained(config, ["", "[UNK]"])
+    finally:
+        (root / "lm" / "config.json").write_text(json.dumps(saved))
