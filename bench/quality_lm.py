@@ -22,18 +22,21 @@ Run: `python bench/quality_lm.py [--only NAME ...] [--tables ptb,shakespeare] [-
 `--epochs N` (a smoke run) writes `results/lm.smoke.json` instead.
 """
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
+from quality_common import chosen_rows
 from quality_common import cli_command
 from quality_common import kept_rows
+from quality_common import machine
 from quality_common import ordered_rows
+from quality_common import quality_parser
+from quality_common import row_head
 from quality_common import train_candidate
+from quality_common import train_rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -93,18 +96,9 @@ def result_row(name, table, model, task, seconds, epochs, config, baseline):
     from kerasseq.models.language import generate
 
     metrics = task.evaluate(model)
-    command = cli_command(config, "lm", always=("data", "level"), out=f"runs/{table}")
-    if baseline:
-        command += "  # metrics.json row '" + baseline[0] + "'"
-    row = {
-        "name": name,
-        "table": table,
-        "candidate": is_candidate(name),
-        "params": model.count_params(),
-        "train_seconds": round(seconds, 1),
-        "epochs": epochs,
-        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else 0.0,
-    }
+    command = cli_command(config, "lm", always=("data", "level"), out=f"runs/{table}",
+                          baseline=baseline and baseline[0])
+    row = row_head(name, table, is_candidate(name), model, seconds, epochs)
     for split, scores in metrics.items():
         row.update({f"{split}_{k}": round(v, 4) for k, v in scores.items() if k != "tokens"})
         row[f"{split}_tokens"] = scores["tokens"]
@@ -149,16 +143,12 @@ def markdown(rows, table):
 def write_results(path, done, protocol):
     """Writes every finished row, in CANDIDATES order, and the selection once
     every PTB candidate has its row."""
-    import keras
-    import tensorflow as tf
-
     ordered, _ = ordered_rows(CANDIDATES, done)
     complete = all(n in done for n in CANDIDATES if is_candidate(n))
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({
         "protocol": protocol,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
-                   f"keras {keras.__version__}",
+        "machine": machine(),
         "selected_by": SELECTED_BY,
         "selection_rule": "the recurrent PTB row with the lowest validation perplexity; every "
                           "candidate trained is listed",
@@ -169,12 +159,7 @@ def write_results(path, done, protocol):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
-    parser.add_argument("--tables", default="ptb,shakespeare")
-    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke runs)")
-    parser.add_argument("--rerun", action="store_true",
-                        help="train the chosen rows again even if the results hold them")
+    parser = quality_parser(__doc__.splitlines()[0], tables="ptb,shakespeare")
     args = parser.parse_args()
 
     import kerasseq  # noqa: F401
@@ -187,26 +172,23 @@ def main():
         # A smoke run: its figures go elsewhere, never over the real ones.
         protocol["epochs"] = args.epochs
         results = RESULTS.with_name("lm.smoke.json")
-    tables = args.tables.split(",")
-    names = [n for n, (t, _) in CANDIDATES.items() if t in tables and (not args.only or n in args.only)]
+    tables, names = chosen_rows(CANDIDATES, args)
     saved = json.loads(results.read_text()) if results.exists() else {}
     done = kept_rows(saved, protocol, names, rerun=args.rerun)
     corpora = {}
-    start = time.time()
-    trained = 0
-    for name in names:
-        table, overrides = CANDIDATES[name]
-        if name in done:
-            print(f"{name}: in {results.name} already")
-            continue
+
+    def train(name, table, overrides):
         if table not in corpora:
             corpora[table] = load_corpus(LanguageModelConfig(**PROTOCOLS[table]))
-        for row in run_row(name, table, overrides, corpora[table], args.epochs):
-            done[row["name"]] = row
-            trained += 1
+        return run_row(name, table, overrides, corpora[table], args.epochs)
+
+    def written(name):
         write_results(results, done, protocol)
         # Written down: the checkpoints that would resume the row can go.
         shutil.rmtree(CHECKPOINTS / name, ignore_errors=True)
+
+    start = time.time()
+    trained = train_rows(names, CANDIDATES, done, results, train, written)
     ordered = write_results(results, done, protocol)
     for table in tables:
         print(f"\n### {table}\n")

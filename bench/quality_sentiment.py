@@ -24,17 +24,20 @@ Run: `python bench/quality_sentiment.py [--only NAME ...] [--tables main,course]
 `--epochs N` / `--limit N` (a smoke run) write `results/sentiment.smoke.json` instead.
 """
 
-import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
+from quality_common import chosen_rows
 from quality_common import cli_command
 from quality_common import kept_rows
+from quality_common import machine
 from quality_common import ordered_rows
+from quality_common import quality_parser
+from quality_common import row_head
 from quality_common import train_candidate
+from quality_common import train_rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -89,17 +92,9 @@ def run_row(name, table, overrides, data, limit):
 
 def result_row(name, table, model, task, seconds, epochs, config, baseline):
     metrics = task.evaluate(model)
-    command = cli_command(config, "sentiment", out="runs/imdb")
-    if baseline:
-        command += "  # metrics.json row '" + baseline[0] + "'"
+    command = cli_command(config, "sentiment", out="runs/imdb", baseline=baseline and baseline[0])
     row = {
-        "name": name,
-        "table": table,
-        "candidate": is_candidate(name),
-        "params": model.count_params(),
-        "train_seconds": round(seconds, 1),
-        "epochs": epochs,
-        "seconds_per_epoch": round(seconds / epochs, 1) if epochs else 0.0,
+        **row_head(name, table, is_candidate(name), model, seconds, epochs),
         **{f"val_{k}": round(v, 4) for k, v in metrics["val"].items() if isinstance(v, float)},
         **{f"test_{k}": round(v, 4) for k, v in metrics["test"].items() if isinstance(v, float)},
         "test_confusion_matrix": metrics["test"]["confusion_matrix"],
@@ -138,9 +133,6 @@ def markdown(rows):
 def write_results(path, done, protocol):
     """Writes every finished row, in CANDIDATES order, and the selection once
     every `main` candidate has its row."""
-    import keras
-    import tensorflow as tf
-
     ordered, tables = ordered_rows(CANDIDATES, done)
     for row in ordered:
         # Derived here, not only when trained, so that every row follows the rule.
@@ -150,8 +142,7 @@ def write_results(path, done, protocol):
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({
         "protocol": protocol,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
-                   f"keras {keras.__version__}",
+        "machine": machine(),
         "selected_by": SELECTED_BY,
         "selection_rule": "the candidate row (a main-table row of a kerasseq model, not a "
                           "baseline; ensembles and their members included) with the highest "
@@ -164,13 +155,8 @@ def write_results(path, done, protocol):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
-    parser.add_argument("--tables", default="main,course")
-    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke runs)")
+    parser = quality_parser(__doc__.splitlines()[0], tables="main,course")
     parser.add_argument("--limit", type=int, help="texts per split (smoke runs)")
-    parser.add_argument("--rerun", action="store_true",
-                        help="train the chosen rows again even if the results hold them")
     args = parser.parse_args()
 
     import kerasseq  # noqa: F401
@@ -184,23 +170,16 @@ def main():
         protocol.update(epochs=args.epochs or protocol["epochs"], limit=args.limit)
         PROTOCOL.update(epochs=protocol["epochs"])
         results = RESULTS.with_name("sentiment.smoke.json")
-    tables = args.tables.split(",")
-    names = [n for n, (t, _) in CANDIDATES.items()
-             if t in tables and (not args.only or n in args.only)]
+    tables, names = chosen_rows(CANDIDATES, args)
     saved = json.loads(results.read_text()) if results.exists() else {}
     done = kept_rows(saved, protocol, names, rerun=args.rerun)
     data = load_texts(SentimentConfig(**{k: v for k, v in PROTOCOL.items()}))
     start = time.time()
-    trained = 0
-    for name in names:
-        table, overrides = CANDIDATES[name]
-        if name in done:
-            print(f"{name}: in {results.name} already")
-            continue
-        for row in run_row(name, table, overrides, data, args.limit):
-            done[row["name"]] = row
-            trained += 1
-        write_results(results, done, protocol)
+    trained = train_rows(
+        names, CANDIDATES, done, results,
+        lambda name, table, overrides: run_row(name, table, overrides, data, args.limit),
+        lambda name: write_results(results, done, protocol),
+    )
     ordered = write_results(results, done, protocol)
     for table in tables:
         print(f"\n### {table}\n")

@@ -26,16 +26,19 @@ Run: `python bench/quality_weather.py [--only NAME ...] [--tables main,course] [
 `--epochs N` (a smoke run) writes `results/weather.smoke.json` instead.
 """
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 
+from quality_common import chosen_rows
 from quality_common import cli_command
 from quality_common import kept_rows
+from quality_common import machine
 from quality_common import ordered_rows
+from quality_common import quality_parser
 from quality_common import train_candidate
+from quality_common import train_rows
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -107,9 +110,8 @@ def run_row(name, table, overrides, frame):
 
 def result_row(name, table, model, task, seconds, epochs, config, baseline):
     metrics = task.evaluate(model)
-    command = cli_command(config, "weather", always=("data", "target", "past"), out="runs/jena")
-    if baseline:
-        command += "  # metrics.json row '" + baseline[0] + "'"
+    command = cli_command(config, "weather", always=("data", "target", "past"), out="runs/jena",
+                          baseline=baseline and baseline[0])
     row = {
         "name": name,
         "table": table,
@@ -148,16 +150,8 @@ def markdown(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
-    parser.add_argument("--tables", default="main,course,horizons")
-    parser.add_argument("--epochs", type=int, help="override the epoch budget (smoke tests)")
-    parser.add_argument("--rerun", action="store_true",
-                        help="train the chosen rows again even if the results hold them")
+    parser = quality_parser(__doc__.splitlines()[0], tables="main,course,horizons")
     args = parser.parse_args()
-
-    import keras
-    import tensorflow as tf
 
     import kerasseq  # noqa: F401
     from kerasseq.tasks.weather import WeatherConfig
@@ -168,29 +162,23 @@ def main():
         # A smoke run: its figures go elsewhere, never over the real ones.
         PROTOCOL["epochs"] = args.epochs
         results = RESULTS.with_name("weather.smoke.json")
-    tables = args.tables.split(",")
-    names = [n for n, (t, _) in CANDIDATES.items()
-             if t in tables and (not args.only or n in args.only)]
+    tables, names = chosen_rows(CANDIDATES, args)
     saved = json.loads(results.read_text()) if results.exists() else {}
     # The file the protocol names is where the rows come from, not part of it.
     saved["protocol"] = {k: v for k, v in saved.get("protocol", {}).items() if k != "file"}
     done = kept_rows(saved, PROTOCOL, names, rerun=args.rerun)
     frames = {}
-    start = time.time()
-    trained = 0
-    for name in names:
-        table, overrides = CANDIDATES[name]
-        if name in done:
-            print(f"{name}: in {results.name} already")
-            continue
+
+    def train(name, table, overrides):
         time_features = overrides.get("time_features", True)
         if time_features not in frames:
             frames[time_features] = load_frame(WeatherConfig(data="jena", time_features=time_features))
-        for row in run_row(name, table, overrides, frames[time_features]):
-            done[row["name"]] = row
-            trained += 1
-        write_results(results, done, frames, tf, keras)
-    ordered = write_results(results, done, frames, tf, keras)
+        return run_row(name, table, overrides, frames[time_features])
+
+    start = time.time()
+    trained = train_rows(names, CANDIDATES, done, results, train,
+                         lambda name: write_results(results, done, frames))
+    ordered = write_results(results, done, frames)
     for table in tables:
         print(f"\n### {table}\n")
         print(markdown([r for r in ordered if r["table"] == table]))
@@ -198,11 +186,10 @@ def main():
           f"{select(ordered)}; written to {results}")
 
 
-def write_results(path, done, frames, tf, keras):
+def write_results(path, done, frames):
     """Writes every finished row, in CANDIDATES order, and the selection once
     every `main` candidate has its row."""
-    import platform
-
+    
     ordered, tables = ordered_rows(CANDIDATES, done)
     source = next(iter(frames.values())).attrs.get("source") if frames else None
     main = [n for n, table in tables.items() if table == "main"]
@@ -210,8 +197,7 @@ def write_results(path, done, frames, tf, keras):
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({
         "protocol": {**PROTOCOL, "file": source or "jena_climate_2009_2016.hourly-6cols.csv.gz"},
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, tensorflow {tf.__version__}, "
-                   f"keras {keras.__version__}",
+        "machine": machine(),
         "selected_by": SELECTED_BY,
         "selection_rule": "the main-table row (ensembles and their members included) with the "
                           "lowest validation MAE; every candidate trained is listed",

@@ -12,6 +12,7 @@ import kerasseq  # noqa: F401
 from kerasseq.cli import main
 from kerasseq.tasks.lm import LanguageModelConfig
 from kerasseq.tasks.lm import LanguageModelTask
+from tests.tasks.killed_run import assert_killed_run_resumes
 
 SMALL = ["--units", "8", "--embedding-dim", "8", "--batch-size", "4", "--seq-len", "10",
          "--learning-rate", "0.02", "--samples", "2", "--sample-length", "12"]
@@ -171,42 +172,8 @@ def test_the_learning_rate_decays_every_epoch_after_decay_after(tmp_path):
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import keras
-    import pandas as pd
-
     data = write_corpus(tmp_path / "corpus.txt", lines=200)
     # Dropout, seeded offsets, and a rate that decays on a schedule: all carry over.
-    args = ["train", "lm", "--data", str(data), "--epochs", "4", "--patience", "4", "--dropout", "0.3",
-            "--decay-after", "2", "--baselines", "bigram", *SMALL]
-
-    def command(run):
-        return [sys.executable, "-m", "kerasseq.cli", *args, "--out", str(run)]
-
-    whole = tmp_path / "whole"
-    subprocess.run(command(whole), check=True, capture_output=True, timeout=600)
-    run = tmp_path / "run"
-    process = subprocess.Popen(command(run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while (not (run / "history.csv").is_file() or len(pd.read_csv(run / "history.csv")) < 2) \
-            and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=120) == -signal.SIGKILL, "the run ended before it was killed"
-    result = subprocess.run(command(run), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"Resuming the interrupted run in {run}." in result.stdout
-
-    def figures(path):
-        models = json.loads((path / "metrics.json").read_text())["models"]
-        return {n: {k: v for k, v in m.items() if k != "train_seconds"} for n, m in models.items()}
-
-    assert figures(run) == figures(whole)
-    pd.testing.assert_frame_equal(pd.read_csv(run / "history.csv"), pd.read_csv(whole / "history.csv"))
-    for a, b in zip(keras.saving.load_model(run / "model.keras").get_weights(),
-                    keras.saving.load_model(whole / "model.keras").get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_killed_run_resumes(["train", "lm", "--data", str(data), "--epochs", "4", "--patience", "4",
+                               "--dropout", "0.3", "--decay-after", "2", "--baselines", "bigram",
+                               *SMALL], tmp_path)

@@ -13,6 +13,7 @@ from kerasseq.cli import main
 from kerasseq.tasks.sentiment import SentimentConfig
 from kerasseq.tasks.sentiment import SentimentTask
 from kerasseq.validation import ArgumentError
+from tests.tasks.killed_run import assert_killed_run_resumes
 
 POSITIVE = ["great", "wonderful", "loved", "brilliant", "moving"]
 NEGATIVE = ["awful", "boring", "hated", "dull", "terrible"]
@@ -169,43 +170,12 @@ def test_help_lists_the_options_and_an_example(capsys):
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
     data = write_reviews(tmp_path / "reviews.csv", count=240)
     # Dropout and a learning rate that halves, so that seeds and schedules carry over.
-    args = ["train", "sentiment", "--data", str(data), "--text-column", "review",
-            "--label-column", "sentiment", "--epochs", "5", "--patience", "5", "--dropout", "0.3",
-            "--baselines", "", *SMALL, "--batch-size", "8"]
-
-    def command(run):
-        return [sys.executable, "-m", "kerasseq.cli", *args, "--out", str(run)]
-
-    whole = tmp_path / "whole"
-    subprocess.run(command(whole), check=True, capture_output=True, timeout=600)
-    run = tmp_path / "run"
-    process = subprocess.Popen(command(run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while (not (run / "history.csv").is_file() or len(pd.read_csv(run / "history.csv")) < 2) \
-            and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=120) == -signal.SIGKILL, "the run ended before it was killed"
-    result = subprocess.run(command(run), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"Resuming the interrupted run in {run}." in result.stdout
-
-    def figures(path):
-        models = json.loads((path / "metrics.json").read_text())["models"]
-        return {n: {k: v for k, v in m.items() if k != "train_seconds"} for n, m in models.items()}
-
-    assert figures(run) == figures(whole)
-    pd.testing.assert_frame_equal(pd.read_csv(run / "history.csv"), pd.read_csv(whole / "history.csv"))
-    for a, b in zip(keras.saving.load_model(run / "model.keras").get_weights(),
-                    keras.saving.load_model(whole / "model.keras").get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_killed_run_resumes(["train", "sentiment", "--data", str(data), "--text-column", "review",
+                               "--label-column", "sentiment", "--epochs", "5", "--patience", "5",
+                               "--dropout", "0.3", "--baselines", "", *SMALL, "--batch-size", "8"],
+                              tmp_path)
 
 
 def test_word_vectors_start_the_embeddings(tmp_path):
