@@ -42,12 +42,15 @@ def _cell(value, width):
     return f"{value:>{width}.3f}" if isinstance(value, float) else f"{'n/a':>{width}}"
 
 
-def plot_losses(histories, path):
-    """Training and validation loss per epoch, one line pair per model.
+def plot_losses(histories, path, *, metric="loss", references=None):
+    """Training and validation `metric` per epoch, one line pair per model.
 
     Args:
         histories: dict of model name to a Keras `History.history` dict.
         path: PNG file to write.
+        metric: the logged figure, e.g. "loss" or "perplexity".
+        references: optional dict of name to a validation value drawn as a
+            horizontal line (e.g. the baselines' perplexity).
     """
     import matplotlib
 
@@ -56,10 +59,13 @@ def plot_losses(histories, path):
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, history in histories.items():
-        epochs = range(1, len(history["loss"]) + 1)
-        (line,) = ax.plot(epochs, history["loss"], label=f"{name} train")
-        ax.plot(epochs, history["val_loss"], "--", color=line.get_color(), label=f"{name} val")
-    ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Training curves")
+        epochs = range(1, len(history[metric]) + 1)
+        (line,) = ax.plot(epochs, history[metric], label=f"{name} train")
+        ax.plot(epochs, history[f"val_{metric}"], "--", color=line.get_color(), label=f"{name} val")
+    for name, value in (references or {}).items():
+        ax.axhline(value, linestyle=":", color="gray")
+        ax.annotate(f"{name} val", (1, value), fontsize=7, color="gray", va="bottom")
+    ax.set(xlabel="epoch", ylabel=metric, yscale="log", title="Training curves")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -41,7 +41,7 @@ def word_run(tmp_path_factory):
 def test_run_directory_holds_vocabulary_baselines_metrics_and_samples(word_run):
     run, _ = word_run
     for name in ("config.json", "model.keras", "metrics.json", "history.csv", "vocabulary.json",
-                 "samples.txt", "plots/loss.png", "baselines/unigram.npz", "baselines/bigram.npz",
+                 "samples.txt", "plots/loss.png", "plots/perplexity.png", "baselines/unigram.npz", "baselines/bigram.npz",
                  "baselines/trigram.npz", "baselines/kneser_ney.npz"):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
