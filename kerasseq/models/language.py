@@ -19,6 +19,7 @@ from kerasseq.layers.embedding import TiedEmbedding
 from kerasseq.metrics import Perplexity
 from kerasseq.models.encoder import recurrent_encoder
 from kerasseq.validation import ArgumentError
+from kerasseq.validation import check_one_of
 from kerasseq.validation import check_positive_int
 from kerasseq.validation import check_rate
 
@@ -34,6 +35,7 @@ def build_language_model(
     tie_weights=False,
     stateful=False,
     batch_size=None,
+    optimizer="adam",
     learning_rate=1e-3,
     clipnorm=5.0,
     compile=True,
@@ -58,10 +60,13 @@ def build_language_model(
         stateful: carry the state from one batch to the next (truncated
             BPTT over `pipelines.lm.bptt_dataset`); needs `batch_size`.
         batch_size: the fixed batch size of a stateful model.
-        learning_rate: Adam's learning rate.
+        optimizer: "adam", or "sgd" (plain gradient descent, as Zaremba et
+            al. trained PTB models, e.g. learning_rate=1.0).
+        learning_rate: the optimizer's learning rate.
         clipnorm: clip the gradients to this global norm (the remedy for
             exploding gradients); None for no clipping.
-        compile: compile with Adam, token cross-entropy and `Perplexity`.
+        compile: compile with the optimizer, token cross-entropy and
+            `Perplexity`.
 
     Returns:
         A `keras.Model` from int32 ids `(batch, steps)` to logits
@@ -97,17 +102,22 @@ def build_language_model(
         logits = keras.layers.Dense(vocab_size, name="logits")(x)
     model = keras.Model(inputs, logits, name=f"{cell if isinstance(cell, str) else 'rnn'}_lm")
     if compile:
-        compile_language_model(model, learning_rate=learning_rate, clipnorm=clipnorm)
+        compile_language_model(model, optimizer=optimizer, learning_rate=learning_rate,
+                               clipnorm=clipnorm)
     return model
 
 
-def compile_language_model(model, *, learning_rate=1e-3, clipnorm=5.0):
-    """Compiles `model` with Adam (global-norm clipping), token cross-entropy
-    averaged over the weighted tokens, and `Perplexity`.
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+
+
+def compile_language_model(model, *, optimizer="adam", learning_rate=1e-3, clipnorm=5.0):
+    """Compiles `model` with Adam or SGD (global-norm clipping), token
+    cross-entropy averaged over the weighted tokens, and `Perplexity`.
 
     Args:
         model: a model from token ids to next-token logits.
-        learning_rate: Adam's learning rate.
+        optimizer: "adam" or "sgd".
+        learning_rate: the optimizer's learning rate.
         clipnorm: the global norm gradients are clipped to, or None.
 
     Returns:
@@ -119,7 +129,9 @@ def compile_language_model(model, *, learning_rate=1e-3, clipnorm=5.0):
     5.0
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
+        optimizer=OPTIMIZERS[check_one_of("optimizer", optimizer, list(OPTIMIZERS),
+                                          owner="compile_language_model")](
+            learning_rate, global_clipnorm=clipnorm),
         # Padding has weight 0; the mean is over real tokens.
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                         reduction="mean_with_sample_weight"),

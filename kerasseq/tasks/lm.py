@@ -68,7 +68,9 @@ class LanguageModelConfig(TaskConfig):
     depth: int = option(2, help="stacked recurrent layers")
     dropout: float = option(0.0, help="variational dropout on the non-recurrent connections")
     tie_weights: bool = option(False, help="share the embedding matrix with the output layer")
-    learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
+    optimizer: str = option("adam", group="training", choices=["adam", "sgd"],
+                            help="Adam, or plain SGD (Zaremba et al.: --learning-rate 1)")
+    learning_rate: float = option(1e-3, group="training", help="the optimizer's learning rate")
     decay_after: int = option(None, group="training", parse=int,
                               help="after this many epochs, multiply the learning rate by --lr-decay "
                                    "every epoch (Zaremba et al.'s schedule; default: only on plateaus)")
@@ -198,7 +200,8 @@ class LanguageModelTask(Task):
         keywords = dict(
             vocab_size=len(self.vocabulary), embedding_dim=c.embedding_dim, cell=c.cell, units=c.units,
             depth=c.depth, dropout=c.dropout, tie_weights=c.tie_weights, stateful=c.stateful,
-            batch_size=c.batch_size if c.stateful else None, learning_rate=c.learning_rate,
+            batch_size=c.batch_size if c.stateful else None, optimizer=c.optimizer,
+            learning_rate=c.learning_rate,
             clipnorm=c.clipnorm,
         )
         keywords.update(overrides)

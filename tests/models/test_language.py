@@ -333,3 +333,13 @@ def test_generate_samples_only_tokens_the_vocabulary_names(model):
     for seed in range(5):
         text = generate(model, smaller, "a b\n", length=20, temperature=5.0, seed=seed)
         assert set(text.split()) <= {"<unk>", "a", "b"}
+
+
+def test_sgd_is_the_other_optimizer():
+    model = build_language_model(vocab_size=VOCAB, embedding_dim=4, units=4, optimizer="sgd",
+                                 learning_rate=1.0)
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert float(model.optimizer.learning_rate) == 1.0 and model.optimizer.global_clipnorm == 5.0
+    with pytest.raises(ArgumentError, match="compile_language_model received optimizer='rmsprop'. "
+                                            "Expected one of 'adam', 'sgd'."):
+        build_language_model(vocab_size=VOCAB, embedding_dim=4, units=4, optimizer="rmsprop")
