@@ -77,7 +77,7 @@ def test_a_task_error_names_the_flag(toy, tmp_path, capsys):
 
 def test_get_names_the_known_tasks():
     assert tasks.get("weather").__name__ == "WeatherTask"
-    with pytest.raises(ValueError, match=r"Unknown task 'wether'; known: \['sentiment', 'weather'\]"):
+    with pytest.raises(ValueError, match=r"Unknown task 'wether'; known: \['lm', 'sentiment', 'weather'\]"):
         tasks.get("wether")
     with pytest.raises(ValueError, match="Register a Task subclass"):
         tasks.register("bad")(dict)
