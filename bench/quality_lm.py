@@ -79,8 +79,11 @@ CANDIDATES = {
     "lstm200x2_sgd_lr1": ("ptb", dict(units=200, embedding_dim=200, batch_size=20, optimizer="sgd",
                                       learning_rate=1.0, epochs=1, patience=13, decay_after=4,
                                       lr_decay=0.5)),
+    # Declared with the recipe's 13 epochs; cut to the 9 it had trained
+    # when the session ran short, after validation stopped improving (115.2
+    # at the 7th, 115.4 at the 8th). The best epoch is kept either way.
     "lstm200x2_sgd_small": ("ptb", dict(units=200, embedding_dim=200, batch_size=20, optimizer="sgd",
-                                        learning_rate=35.0, clipnorm=5 / 35, epochs=13, patience=13,
+                                        learning_rate=35.0, clipnorm=5 / 35, epochs=9, patience=13,
                                         decay_after=4, lr_decay=0.5)),
     "char_trigram_laplace": ("shakespeare", dict(baselines=["trigram"])),
     "char_kneser_ney_5": ("shakespeare", dict(baselines=["kneser_ney"], ngram_order=5)),
