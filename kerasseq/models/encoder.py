@@ -125,9 +125,9 @@ def transfer_encoder(source, target, *, cell, depth, owner="transfer_encoder"):
     >>> bool((a.layers[1].get_weights()[0] == b.layers[1].get_weights()[0]).all())
     True
     """
+    found = {layer.name: layer for layer in source.layers}
     for i in range(depth):
         name = f"{cell}_{i}"
-        found = {layer.name: layer for layer in source.layers}
         if name not in found:
             recurrent = [n for n, layer in found.items() if isinstance(layer, keras.layers.RNN)]
             raise ArgumentError(

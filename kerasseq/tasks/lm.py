@@ -284,8 +284,8 @@ class LanguageModelTask(Task):
         from pipelines.lm import Vocabulary
 
         path = directory / VOCABULARY
-        if path.is_file() and Vocabulary.load(path) != self.vocabulary:
-            saved = Vocabulary.load(path)
+        saved = Vocabulary.load(path) if path.is_file() else None
+        if saved is not None and saved != self.vocabulary:
             raise ValueError(
                 f"{path} ({len(saved):,} {saved.level} tokens) is not the vocabulary of "
                 f"{self.config.data} ({len(self.vocabulary):,} {self.vocabulary.level} tokens): "
