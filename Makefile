@@ -14,7 +14,7 @@ DATA_DIR := $(or $(KERASSEQ_DATA_DIR),$(wildcard ../shared/data))
 $(INSTALLED): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),dev,distributed]"
 	touch $@
 
 install: $(INSTALLED)

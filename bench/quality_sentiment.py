@@ -66,6 +66,12 @@ CANDIDATES = {
     # overfit after one or two epochs, so a slower, more regularized one.
     "bigru64_max_full_dropout05_lr5e-4": ("main", dict(head="max", bidirectional=True, dropout=0.5,
                                                        learning_rate=5e-4, **FULL)),
+    # Added with the language-model task: the task's defaults, its embedding
+    # and GRU started from a GRU 64 language model trained for one epoch on
+    # the same 20,000 training reviews (never the validation or test ones):
+    #   kerasseq train lm --data imdb --cell gru --units 64 --depth 1 --embedding-dim 128
+    #       --batch-size 64 --epochs 1 --baselines '' --out runs/imdb-lm
+    "gru64_attention_pretrained": ("main", dict(pretrained="runs/imdb-lm")),
     # The course report's rows.
     "course_elman_relu64": ("course", dict(cell="elman_relu", units=64, head="last")),
     "course_gru120": ("course", dict(cell="gru", units=120, head="last")),

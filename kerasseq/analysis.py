@@ -42,6 +42,16 @@ def _cell(value, width):
     return f"{value:>{width}.3f}" if isinstance(value, float) else f"{'n/a':>{width}}"
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
 def plot_losses(histories, path, *, metric="loss", references=None):
     """Training and validation `metric` per epoch, one line pair per model.
 
@@ -52,10 +62,7 @@ def plot_losses(histories, path, *, metric="loss", references=None):
         references: optional dict of name to a validation value drawn as a
             horizontal line (e.g. the baselines' perplexity).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, history in histories.items():
@@ -81,10 +88,7 @@ def plot_forecast(stretches, path, *, ylabel):
         path: PNG file to write.
         ylabel: the target's name and units.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(9, 4))
     first = next(iter(stretches.values()))
@@ -107,10 +111,7 @@ def plot_roc(curves, path):
             `kerasseq.classification.roc_curve`).
         path: PNG file to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, (fpr, tpr, auc) in curves.items():
@@ -119,6 +120,32 @@ def plot_roc(curves, path):
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Test ROC curves",
            xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_objective(points, name, direction, path):
+    """A tuning job's objective per trial, and the best so far.
+
+    Args:
+        points: `(trial id, value)` of the completed trials, in order.
+        name: the objective's name, e.g. "val_mae".
+        direction: "min" or "max".
+        path: PNG file to write.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if points:
+        ids, values = zip(*points)
+        best = np.minimum.accumulate(values) if direction == "min" else np.maximum.accumulate(values)
+        ax.plot(range(len(ids)), values, "o", label="trial")
+        ax.step(range(len(ids)), best, where="post", label="best so far")
+        ax.set_xticks(range(len(ids)), ids, rotation=90 if len(ids) > 20 else 0, fontsize=7)
+        ax.legend(fontsize=8)
+    ax.set(xlabel="trial", ylabel=name, title=f"Tuning: {name} ({direction}) per completed trial")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The `kerasseq` command: `train TASK` and `evaluate RUN_DIR`, for every registered task.
+"""The `kerasseq` command: `train TASK`, `evaluate RUN_DIR` and `tune TASK`, for every registered task.
 
 Each task's flags come from its config dataclass (`kerasseq.tasks.option`):
 the flag `--batch-size` is the field `batch_size`, one to one. A run lives in
@@ -16,7 +16,9 @@ from kerasseq import tasks
 from kerasseq.validation import ArgumentError
 
 # Options of `train` itself, by the keyword their errors name.
-COMMAND_FLAGS = {"overwrite": "--overwrite"}
+COMMAND_FLAGS = {"overwrite": "--overwrite", "tuner": "--tuner", "max_trials": "--max-trials",
+                 "objective": "--objective", "space": "--space", "workers": "--workers",
+                 "executions_per_trial": "--executions-per-trial"}
 
 
 def _converter(parse):
@@ -29,11 +31,15 @@ def _converter(parse):
     return convert
 
 
-def _add_task_parser(subparsers, task_class):
-    """`kerasseq train NAME`, its flags generated from the task's options."""
+def _add_task_parser(subparsers, task_class, command="train"):
+    """`kerasseq train NAME` (or `tune NAME`), its flags generated from the task's options."""
     name = task_class.name
     summary = (task_class.__doc__ or name).strip().splitlines()[0].rstrip(".")
     example = task_class.example or f"kerasseq train {name} --out runs/{name}"
+    if command == "tune":
+        summary = f"Tune: {summary[0].lower()}{summary[1:]}"
+        example = (f"kerasseq tune {name} --tuner random --max-trials 10 --epochs 10 "
+                   f"--out runs/tune-{name}")
     parser = subparsers.add_parser(
         name, help=summary[0].lower() + summary[1:], description=summary + ".",
         epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -58,9 +64,36 @@ def _add_task_parser(subparsers, task_class):
             if meta["repeat"]:
                 keywords["action"] = "append"
         groups[meta["group"]].add_argument(flag, **keywords)
+    if command == "tune":
+        _add_tune_flags(parser, name)
+        parser.set_defaults(run=tune, task_class=task_class)
+        return
     parser.add_argument("--out", required=True, help=f"run directory, e.g. runs/{name}")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
     parser.set_defaults(run=train, task_class=task_class)
+
+
+def _add_tune_flags(parser, name):
+    """The options of `kerasseq tune NAME` beyond the task's own; a task
+    option given on the command line is fixed, not searched."""
+    group = parser.add_argument_group("tuning")
+    group.add_argument("--tuner", default="bayesian", choices=["bayesian", "random", "hyperband"],
+                       help="Keras Tuner's search algorithm (default: bayesian)")
+    group.add_argument("--max-trials", type=int, default=None,
+                       help="trials to run (default: 10; hyperband sets its own from --epochs)")
+    group.add_argument("--executions-per-trial", type=int, default=1,
+                       help="models trained per trial, their objective averaged (default: 1)")
+    group.add_argument("--objective", default=None,
+                       help="logged validation figure to optimize, e.g. val_mae or val_auc:max "
+                            "(default: the task's)")
+    group.add_argument("--space", default=None, metavar="JSON",
+                       help='changes to the search space, as JSON or a .json file, e.g. '
+                            '\'{"units": [32, 64], "depth": {"min": 1, "max": 2}}\'')
+    group.add_argument("--distributed", action="store_true",
+                       help="run Keras Tuner's chief and --workers worker processes on this machine")
+    group.add_argument("--workers", type=int, default=2, help="workers with --distributed (default: 2)")
+    parser.add_argument("--out", required=True, help=f"job directory, e.g. runs/tune-{name}")
+    parser.add_argument("--overwrite", action="store_true", help="start the job afresh")
 
 
 def build_parser():
@@ -88,17 +121,72 @@ def build_parser():
     )
     evaluate_parser.add_argument("run_dir")
     evaluate_parser.set_defaults(run=evaluate)
+    tune_parser = commands.add_parser(
+        "tune", help="search a task's hyperparameters with Keras Tuner",
+        epilog="example:\n  kerasseq tune weather --data nyc --tuner random --max-trials 5 "
+        "--epochs 5 --out runs/tune-weather",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune_tasks = tune_parser.add_subparsers(dest="task", required=True)
+    for name in tasks.names():
+        _add_task_parser(tune_tasks, tasks.get(name), command="tune")
     return parser
+
+
+def _given_options(args):
+    """The task options given on the command line: `{field: value}`."""
+    options = args.task_class.config_class.options()
+    return {field: getattr(args, field) for field in options if getattr(args, field) is not None}
 
 
 def train(args):
     from kerasseq import runs
 
     task_class = args.task_class
-    options = task_class.config_class.options()
-    values = {field: getattr(args, field) for field in options if getattr(args, field) is not None}
-    task = task_class(task_class.config_class.from_json(values))
+    task = task_class(task_class.config_class.from_json(_given_options(args)))
     runs.train(task, args.out, overwrite=args.overwrite)
+
+
+def _space(text):
+    """The `--space` value: JSON text or the path of a .json file."""
+    import json
+    from pathlib import Path
+
+    source = Path(text).read_text() if text.endswith(".json") else text
+    try:
+        space = json.loads(source)
+    except ValueError as error:
+        raise ArgumentError("space", f"--space {text!r} is not JSON ({error}). Give an object, e.g. "
+                                     '\'{"units": [32, 64]}\'.') from None
+    if not isinstance(space, dict):
+        raise ArgumentError("space", f"--space {text!r} is not a JSON object. Give one, e.g. "
+                                     '\'{"units": [32, 64]}\'.')
+    return space
+
+
+def tune(args):
+    from pathlib import Path
+
+    import tuning
+    from tuning import distributed
+    from tuning import hypermodels
+
+    if args.distributed:
+        distributed.launch(args.argv, workers=args.workers, out=args.out, overwrite=args.overwrite)
+        return
+    given = _given_options(args)
+    task_class = args.task_class
+    hypermodel_class = hypermodels.get(task_class.name)
+    space = _space(args.space) if args.space else {}
+    # A task option on the command line is fixed: it leaves the search.
+    space.update({k: v for k, v in given.items() if k in hypermodel_class.default_space() and k not in space})
+    task = task_class(task_class.config_class.from_json(given))
+    out = Path(args.out)
+    tuning.tune(
+        hypermodel_class(task, space=space), tuner=args.tuner, objective=args.objective,
+        max_trials=args.max_trials, executions_per_trial=args.executions_per_trial,
+        directory=out.parent, project_name=out.name, overwrite=args.overwrite,
+    )
 
 
 def evaluate(args):
@@ -119,7 +207,9 @@ def _flag(args, argument):
 
 def main(argv=None):
     """Entry point of the `kerasseq` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         args.run(args)
     except (ValueError, FileNotFoundError) as error:
@@ -127,10 +217,19 @@ def main(argv=None):
         prefix = f"argument {flag}: " if flag else ""
         print(f"kerasseq: error: {prefix}{error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        if args.run is not tune:
+            raise
+        # A search with no completed trial, or stopped by failures.
+        print(f"kerasseq: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if args.run is train:
             print(f"\nInterrupted. {args.out}/ keeps the best model so far and the last epoch; "
                   "run the same command again to resume training.", file=sys.stderr)
+        elif args.run is tune:
+            print(f"\nInterrupted. {args.out}/ keeps every finished trial and the running one's "
+                  "last epoch; run the same command again to resume the search.", file=sys.stderr)
         return 130
     return 0
 

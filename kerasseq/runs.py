@@ -39,6 +39,7 @@ METRICS = "metrics.json"
 MODEL = "model.keras"
 HISTORY = "history.csv"
 BACKUP = "backup"
+TRAINED = "training.json"
 
 
 def default_verbose():
@@ -383,7 +384,7 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
     return checkpoint.history(), checkpoint.prior_seconds + seconds
 
 
-def train(task, directory, *, overwrite=False):
+def train(task, directory, *, overwrite=False, trained=None):
     """Trains `task`'s model (or ensemble) and baselines into a run directory.
 
     Model errors surface before the directory is created, so that fixing
@@ -395,6 +396,9 @@ def train(task, directory, *, overwrite=False):
         task: a `kerasseq.tasks.Task`.
         directory: the run directory.
         overwrite: replace a run already there.
+        trained: a directory holding a finished model of this task
+            (`model.keras` and `training.json`, e.g. a tuning trial's),
+            taken instead of training one; single models only.
 
     Returns:
         `{model name: {"params", "train_seconds", split: metrics}}`, as
@@ -411,6 +415,14 @@ def train(task, directory, *, overwrite=False):
     if run.prepare(task, overwrite=overwrite):
         # A resumed run continues only on the data it started on.
         task.check_assets(run.path)
+    elif trained is not None:
+        if task.config.ensemble != 1:
+            raise ArgumentError("trained", f"train received trained={str(trained)!r} for an ensemble "
+                                           f"of {task.config.ensemble}; a trained model stands for one "
+                                           "model only.")
+        for name in (MODEL, TRAINED, HISTORY):
+            if (Path(trained) / name).is_file():
+                shutil.copy2(Path(trained) / name, run.path / name)
     task.save_assets(run.path)
     name = task.model_name
     trained, results, histories = {}, {}, {}
@@ -442,20 +454,26 @@ def train(task, directory, *, overwrite=False):
     return results
 
 
+def write_training_record(directory, *, seed, seconds, history):
+    """Writes `training.json` (seed, seconds, history): a model in
+    `directory` finished training, and a resumed run loads it."""
+    _write_atomically(Path(directory) / TRAINED, lambda path: path.write_text(
+        json.dumps({"seed": seed, "seconds": seconds, "history": history})))
+
+
 def _train_member(task, directory, seed):
     """Trains one model in `directory`, or loads it if it finished before an
     interruption; returns `(model, seconds, history)`."""
-    done = directory / "training.json"
+    done = directory / TRAINED
     if done.exists():
-        print(f"Seed {seed}: trained before the interruption, loaded from {directory}")
+        print(f"Seed {seed}: trained before, loaded from {directory}")
         history = json.loads(done.read_text())
         return keras.saving.load_model(directory / MODEL), history["seconds"], history["history"]
     model = task.build_model(seed=seed)
     print(f"{model.name} (seed {seed}): {model.count_params():,} parameters")
     logs = keras.callbacks.TensorBoard(str(directory / "logs"))
     history, seconds = task.fit(model, seed=seed, callbacks=[logs], directory=directory)
-    _write_atomically(done, lambda path: path.write_text(
-        json.dumps({"seed": seed, "seconds": seconds, "history": history})))
+    write_training_record(directory, seed=seed, seconds=seconds, history=history)
     remove_backup(directory)
     return model, seconds, history
 

@@ -306,7 +306,7 @@ def test_interrupted_ensemble_keeps_finished_members(tmp_path, monkeypatch, caps
     monkeypatch.undo()
     capsys.readouterr()
     assert main(args) == 0
-    assert "Seed 0: trained before the interruption, loaded from" in capsys.readouterr().out
+    assert "Seed 0: trained before, loaded from" in capsys.readouterr().out
     assert first.read_bytes() == saved
     assert list(json.loads((run / "metrics.json").read_text())["models"]) == [
         "gru", "gru_seed0", "gru_seed1"]

@@ -127,11 +127,16 @@ class Task(abc.ABC):
     # The baselines a config's `baselines` field may name, checked on entry
     # (they are built only after the main model has trained).
     baseline_names = ()
+    # The config fields the loaded data (`source`) depends on: `replace`
+    # shares it with the new task unless one of them changes.
+    source_options = ()
 
     def __init__(self, config):
         if isinstance(config, dict):
             config = self.config_class.from_json(config)
         self.config = config
+        # The loaded data a subclass takes as its second argument, if any.
+        self.source = None
         for field in ("epochs", "batch_size", "ensemble"):
             check_positive_int(field, getattr(config, field), owner=type(self).__name__,
                                example=f"{field}=3")
@@ -143,6 +148,29 @@ class Task(abc.ABC):
                 f"baselines. Choose from {list(self.baseline_names)}, e.g. "
                 f"baselines={list(self.baseline_names[:2])!r}.",
             )
+
+    def replace(self, **changes):
+        """This task with `changes` to its config, as `dataclasses.replace`;
+        the data is loaded again only if a field in `source_options` changes.
+
+        Args:
+            **changes: config fields and their new values.
+
+        Returns:
+            A new task of the same class.
+
+        Example:
+        >>> wide = task.replace(units=128)  # doctest: +SKIP
+        """
+        unknown = sorted(set(changes) - set(self.config_class.options()))
+        if unknown:
+            raise ArgumentError(unknown[0], f"{type(self).__name__}.replace received unknown option(s) "
+                                            f"{unknown}. Known options: {list(self.config_class.options())}.")
+        config = dataclasses.replace(self.config, **changes)
+        if self.source is None:
+            return type(self)(config)
+        reload = any(getattr(config, f) != getattr(self.config, f) for f in self.source_options)
+        return type(self)(config, None if reload else self.source)
 
     @classmethod
     def option_for(cls, argument):
@@ -176,7 +204,8 @@ class Task(abc.ABC):
         """Trains baseline `name`; returns `(history dict or None, seconds)`."""
         return self.fit(model, verbose=verbose)
 
-    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None):
+    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None, train=None,
+            validation=None, epochs=None):
         """Trains `model` with early stopping on `monitor` (the best epoch's
         weights restored) and a halved learning rate on plateaus.
 
@@ -188,6 +217,10 @@ class Task(abc.ABC):
                 `kerasseq.runs.fit`); None trains without checkpoints.
             verbose: Keras' verbosity (default: a progress bar on a
                 terminal, one line per epoch otherwise).
+            train: a batched `tf.data.Dataset` to train on instead of the
+                task's training split (the same batches every epoch).
+            validation: a batched dataset instead of the validation split.
+            epochs: the most epochs (default: the config's).
 
         Returns:
             `(history, seconds)`: the history as a dict of lists over every
@@ -212,12 +245,19 @@ class Task(abc.ABC):
             monitor=self.plateau_monitor, mode="min", factor=0.5,
             patience=max(1, self.config.patience // 2), verbose=verbose,
         )
-        return runs.fit(
+        if train is None:
             # A new order each epoch, drawn from the seed and the epoch alone,
             # so that a resumed fit shuffles as the uninterrupted one.
-            model, lambda epoch: self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch)),
-            self.dataset("val"),
-            epochs=self.config.epochs, callbacks=[stop, slow_down, *callbacks],
+            def train(epoch):
+                return self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch))
+        else:
+            given = train
+
+            def train(epoch):
+                return given
+        return runs.fit(
+            model, train, self.dataset("val") if validation is None else validation,
+            epochs=epochs or self.config.epochs, callbacks=[stop, slow_down, *callbacks],
             directory=directory, monitor=self.monitor, mode=self.monitor_mode, verbose=verbose,
         )
 

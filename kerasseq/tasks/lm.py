@@ -139,6 +139,7 @@ class LanguageModelTask(Task):
     monitor = "val_perplexity"
     plateau_monitor = "val_perplexity"
     baseline_names = tuple(NGRAMS)
+    source_options = ("data", "level", "validation_split", "test_split", "max_tokens", "seed")
     example = ("kerasseq train lm --data ptb --units 200 --depth 2 --tie-weights --dropout 0.3 "
                "--out runs/ptb-lstm")
 
@@ -158,7 +159,7 @@ class LanguageModelTask(Task):
             # distributions, and each member would need its own state.
             raise ArgumentError("ensemble", f"{owner} received ensemble={c.ensemble}. Language models "
                                             "train one model per run: leave ensemble at 1.")
-        self.corpus = load_corpus(c) if corpus is None else corpus
+        self.corpus = self.source = load_corpus(c) if corpus is None else corpus
         self.vocabulary = self.corpus.vocabulary
         self.splits = ("val", "test") if self.corpus.test is not None else ("val",)
         # Checked here, before a run directory exists, by building the batches.

@@ -167,6 +167,7 @@ class SentimentTask(Task):
     monitor = "val_accuracy"
     monitor_mode = "max"
     baseline_names = BASELINES
+    source_options = ("data", "text_column", "label_column", "class_names", "validation_split", "seed")
     keywords = {"keep": "truncate", "encoder": "pretrained"}
     example = ("kerasseq train sentiment --data imdb --cell gru --units 64 --head attention "
                "--out runs/imdb-gru")
@@ -181,7 +182,7 @@ class SentimentTask(Task):
             check_positive_int(field, getattr(c, field), owner=owner, example=f"{field}=400")
         if c.limit is not None:
             check_positive_int("limit", c.limit, owner=owner, example="limit=2000")
-        data = load_texts(c) if data is None else data
+        data = self.source = load_texts(c) if data is None else data
         self.class_names = tuple(str(name) for name in data.class_names)
         # Precision, recall and F1 are those of class 1: say which one it is.
         print(f"Labels: 0 = {self.class_names[0]!r}, 1 = {self.class_names[1]!r} (the positive class)")

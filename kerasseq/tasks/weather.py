@@ -154,6 +154,7 @@ class WeatherTask(Task):
     monitor = "val_mae"
     keywords = {"columns": "features", "sequence_length": "past", "fractions": "split"}
     baseline_names = BASELINES
+    source_options = ("data", "target", "features", "time_column", "missing", "time_features")
     example = ("kerasseq train weather --data nyc --target temp --past 48 --horizon 24h "
                "--cell gru --units 32 --epochs 30 --out runs/nyc-gru")
 
@@ -188,6 +189,7 @@ class WeatherTask(Task):
         # The target goes first: target_index=0 for every builder.
         self.features = [target] + [f for f in features if f != target]
         self.target = target
+        self.source = frame
         self.frame = frame[self.features]
         self.horizon_rows = resolve_horizons(
             self.horizons, index=frame.index, sampling_rate=config.sampling_rate,
