@@ -31,6 +31,9 @@ from pathlib import Path
 from quality_common import machine
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Python puts this script's folder first on the path, and the script's
+# name is the `tuning` package's: drop the folder once quality_common is in.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "tuning.json"
@@ -48,7 +51,7 @@ SPACE = {
     "cell": ["elman", "gru", "lstm"],
     "units": {"min": 16, "max": 128, "step": 2, "sampling": "log"},
     "depth": {"min": 1, "max": 2},
-    "dropout": {"min": 0.0, "max": 0.3, "step": 0.1},
+    "dropout": [0.0, 0.1, 0.2, 0.3],
     "learning_rate": {"min": 3e-4, "max": 3e-3, "sampling": "log"},
     "loss": ["mse", "mae"],
     "bidirectional": False,

@@ -320,8 +320,13 @@ def epoch_seed(seed, epoch):
 def _epoch_stream(train, first, epochs):
     """The batches of epochs `first..epochs-1` as one dataset, and the steps
     of one epoch: epoch `e` is `train(e)`, whatever came before it."""
+    import tensorflow as tf
+
     parts = [train(epoch) for epoch in range(first, max(epochs, first + 1))]
     steps = int(parts[0].cardinality())
+    if steps == tf.data.INFINITE_CARDINALITY:
+        raise ArgumentError("train", "fit received an endless training dataset (it repeats). An epoch "
+                                     "is one pass: drop the .repeat(), or cut it with .take(steps).")
     if steps < 0:
         steps = int(parts[0].reduce(0, lambda count, _: count + 1))
     stream = parts[0]
@@ -412,14 +417,21 @@ def train(task, directory, *, overwrite=False, trained=None):
 
     run = RunDirectory(directory)
     task.build_model()
+    if trained is not None:
+        missing = [n for n in (MODEL, TRAINED) if not (Path(trained) / n).is_file()]
+        if missing or task.config.ensemble != 1:
+            raise ArgumentError("trained", f"train received trained={str(trained)!r}, which "
+                                           + (f"lacks {missing}" if missing else
+                                              f"is one model for an ensemble of {task.config.ensemble}")
+                                           + ". Pass the directory of one finished model (model.keras "
+                                             "and training.json).")
     if run.prepare(task, overwrite=overwrite):
+        if trained is not None:
+            raise ArgumentError("trained", f"train received trained={str(trained)!r} for {run.path}, "
+                                           "which holds an interrupted run. Pass overwrite=True.")
         # A resumed run continues only on the data it started on.
         task.check_assets(run.path)
     elif trained is not None:
-        if task.config.ensemble != 1:
-            raise ArgumentError("trained", f"train received trained={str(trained)!r} for an ensemble "
-                                           f"of {task.config.ensemble}; a trained model stands for one "
-                                           "model only.")
         for name in (MODEL, TRAINED, HISTORY):
             if (Path(trained) / name).is_file():
                 shutil.copy2(Path(trained) / name, run.path / name)

@@ -206,3 +206,33 @@ def test_a_finished_fit_called_again_returns_its_result(tmp_path):
         np.testing.assert_array_equal(a, b)
     runs.remove_backup(tmp_path)
     assert not (tmp_path / "backup").exists()
+
+
+def test_a_trained_model_is_restored_into_a_run_and_bad_sources_are_refused(tmp_path):
+    from kerasseq.tasks.weather import WeatherTask
+    from kerasseq.validation import ArgumentError
+
+    task = WeatherTask({"past": 12, "units": 4, "epochs": 2, "baselines": []})
+    source = tmp_path / "trained"
+    history, seconds = task.fit(task.build_model(), directory=source, verbose=0)
+    runs.write_training_record(source, seed=0, seconds=seconds, history=history)
+    results = runs.train(task, tmp_path / "run", trained=source)
+    assert results["gru"]["val"]["mae"] == pytest.approx(history["val_mae"][int(np.argmin(history["val_mae"]))])
+    assert json.loads((tmp_path / "run" / "training.json").read_text())["history"] == history
+    with pytest.raises(ArgumentError, match=r"train received trained='.*empty', which lacks \['model.keras', "
+                                            r"'training.json'\]\. Pass the directory of one finished model"):
+        runs.train(task, tmp_path / "other", trained=tmp_path / "empty")
+    with pytest.raises(ArgumentError, match=r"is one model for an ensemble of 2"):
+        runs.train(WeatherTask({"past": 12, "units": 4, "ensemble": 2, "baselines": []}), tmp_path / "e",
+                   trained=source)
+
+
+def test_an_endless_training_dataset_is_refused(tmp_path):
+    from kerasseq.tasks.weather import WeatherTask
+    from kerasseq.validation import ArgumentError
+
+    task = WeatherTask({"past": 12, "units": 4, "epochs": 1, "baselines": []})
+    with pytest.raises(ArgumentError, match=r"fit received an endless training dataset \(it repeats\)\. An "
+                                            r"epoch is one pass: drop the \.repeat\(\), or cut it with "
+                                            r"\.take\(steps\)\."):
+        task.fit(task.build_model(), train=task.dataset("train").repeat(), verbose=0)

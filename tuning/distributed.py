@@ -111,6 +111,10 @@ def launch(argv, *, workers, out, overwrite=False, start_timeout=300, max_restar
         max_restarts: restarts of each worker before the job stops.
     """
     check_positive_int("workers", workers, owner="kerasseq tune --distributed", example="workers=2")
+    if "KERASTUNER_TUNER_ID" in os.environ:
+        raise ArgumentError("workers", "kerasseq tune --distributed starts its own chief and workers, but "
+                                       f"KERASTUNER_TUNER_ID={os.environ['KERASTUNER_TUNER_ID']!r} is set. "
+                                       "Unset it, or run without --distributed to be that process.")
     try:
         import grpc  # noqa: F401
         from google import protobuf  # noqa: F401

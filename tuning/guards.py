@@ -38,11 +38,18 @@ def check_trials(tuner):
     completed = [t for t in trials if t.status == "COMPLETED"]
     if not completed:
         failed = [t for t in trials if t.status == "FAILED"]
-        first = next((t.message for t in failed if t.message), "no error message recorded")
+        first = next((t.message for t in failed if t.message), None)
         raise RuntimeError(
             f"Tuning produced no result: {len(failed)} of {len(trials)} trials failed and "
-            f"none completed. First failure: {first.strip().splitlines()[-1] if first else first}. "
+            f"none completed. First failure: {last_line(first)}. "
             "Fix that error and run the search again (completed trials are kept in the "
             "tuner's directory unless overwrite=True)."
         )
     return len(completed)
+
+
+def last_line(message):
+    """The last line of a failed trial's message (its traceback ends with
+    the error), or a note that there is none."""
+    lines = (message or "").strip().splitlines()
+    return lines[-1] if lines else "no error message recorded"

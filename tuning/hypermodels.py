@@ -27,7 +27,9 @@ _RECURRENT = {
     "cell": ["elman", "gru", "lstm"],
     "units": {"min": 16, "max": 256, "step": 2, "sampling": "log"},
     "depth": {"min": 1, "max": 3},
-    "dropout": {"min": 0.0, "max": 0.5, "step": 0.1},
+    # Choices, not a stepped float range: Keras Tuner's gives values such
+    # as 0.30000000000000004 and never draws the top of the range.
+    "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
     "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
 }
 SPACES = {
@@ -60,13 +62,19 @@ def _check_spec(name, spec, owner):
                                   "'min' and 'max' (and optionally 'step', 'sampling', 'when'), "
                                   f"e.g. {name}={{'min': 16, 'max': 256, 'sampling': 'log'}}.")
     if not spec["min"] <= spec["max"]:
-        raise ArgumentError(name, f"{owner} received {name}={spec!r}: 'min' is above 'max'.")
+        raise ArgumentError(name, f"{owner} received {name}={spec!r}: 'min' is above 'max'. Swap them, "
+                                  f"e.g. {name}={{'min': {spec['max']!r}, 'max': {spec['min']!r}}}.")
+    when = spec.get("when")
+    if when is not None and not (isinstance(when, dict) and len(when) == 1
+                                 and isinstance(next(iter(when.values())), list)):
+        raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'when' maps one option to the "
+                                  f"values it applies to, e.g. 'when': {{'head': ['windowed_attention']}}.")
     if spec.get("sampling", "linear") not in ("linear", "log", "reverse_log"):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'sampling' is one of "
                                   "'linear', 'log', 'reverse_log'.")
 
 
-def declare(hp, name, spec):
+def declare(hp, name, spec, *, integer=None):
     """Declares config field `name` in `hp` from a search-space entry.
 
     Args:
@@ -74,6 +82,8 @@ def declare(hp, name, spec):
         name: the config field.
         spec: a fixed value, a list of choices or a range dict (see the
             module's docstring).
+        integer: whether a range is of integers (`hp.Int`) or floats;
+            None: integers when its bounds are.
 
     Returns:
         The value `hp` holds for this trial, or None when the entry is
@@ -87,13 +97,14 @@ def declare(hp, name, spec):
     if isinstance(spec, dict) and "when" in spec:
         (parent, values), = spec["when"].items()
         with hp.conditional_scope(parent, list(values)):
-            value = declare(hp, name, {k: v for k, v in spec.items() if k != "when"})
+            value = declare(hp, name, {k: v for k, v in spec.items() if k != "when"}, integer=integer)
         return value if hp.is_active(name) else None
     if isinstance(spec, list):
         return hp.Choice(name, spec)
     if isinstance(spec, dict):
-        integer = all(isinstance(spec.get(k, 1), int) and not isinstance(spec.get(k), bool)
-                      for k in ("min", "max", "step"))
+        if integer is None:
+            integer = all(isinstance(spec.get(k, 1), int) and not isinstance(spec.get(k), bool)
+                          for k in ("min", "max", "step"))
         kind = hp.Int if integer else hp.Float
         return kind(name, spec["min"], spec["max"], step=spec.get("step"),
                     sampling=spec.get("sampling", "linear"))
@@ -138,12 +149,18 @@ class TaskHyperModel(keras_tuner.HyperModel):
         # The seed of the next model's weights, shuffle and dropout (the
         # tuner sets one per execution); None: the config's.
         self.seed = None
+        # The search's `keras_tuner.Objective` (set by `tune`); None: the
+        # task's monitor.
+        self.objective = None
         self._trial = (None, None)
 
     @classmethod
     def default_space(cls):
-        """The task's default search space (a copy)."""
-        return json.loads(json.dumps(SPACES.get(cls.task_name, _RECURRENT)))
+        """The task's default search space (a copy): for a task without one
+        of its own, the recurrent entries its config has."""
+        fields = tasks.get(cls.task_name).config_class.options()
+        space = json.loads(json.dumps(SPACES.get(cls.task_name, _RECURRENT)))
+        return {name: spec for name, spec in space.items() if name in fields}
 
     def search_space(self, changes=None):
         """The default space updated with `changes`, checked against the
@@ -168,13 +185,19 @@ class TaskHyperModel(keras_tuner.HyperModel):
                     # The condition's field is fixed by the config: keep the
                     # entry only where the config's value allows it.
                     allowed = spec["when"][parent]
-                    space[name] = (spec if getattr(self.task.config, parent) in allowed else None)
+                    space[name] = ({k: v for k, v in spec.items() if k != "when"}
+                                   if getattr(self.task.config, parent) in allowed else None)
         return {name: spec for name, spec in space.items() if spec is not None}
 
     def values(self, hp):
         """The config fields of this trial: `{field: value}` for every active entry."""
-        declared = {name: declare(hp, name, spec) for name, spec in self.space.items()}
+        declared = {name: declare(hp, name, spec, integer=self._is_int(name))
+                    for name, spec in self.space.items()}
         return self.config_values({k: v for k, v in declared.items() if v is not None})
+
+    def _is_int(self, name):
+        default = getattr(self.task.config, name)
+        return isinstance(default, int) and not isinstance(default, bool) if default is not None else None
 
     def config_values(self, values):
         """Keras Tuner's values of a trial as config fields: the space's
@@ -235,6 +258,9 @@ class TaskHyperModel(keras_tuner.HyperModel):
             model, seed=seed, callbacks=list(callbacks), directory=directory, verbose=verbose,
             train=x, validation=validation_data,
             epochs=None if epochs is None else max(1, epochs - initial_epoch),
+            # The search's objective also picks each trial's best epoch.
+            monitor=None if self.objective is None else self.objective.name,
+            mode=None if self.objective is None else self.objective.direction,
         )
         if directory is not None:
             runs.write_training_record(directory, seed=seed, seconds=seconds, history=history)

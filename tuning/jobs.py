@@ -37,6 +37,8 @@ TUNERS = {
 }
 # The default number of trials of the tuners that take one.
 MAX_TRIALS = 10
+# Starts of one execution before a trial whose process dies is failed.
+MAX_ATTEMPTS = 3
 
 
 class _JobTuner:
@@ -51,7 +53,17 @@ class _JobTuner:
     def _build_and_fit_model(self, trial, *args, **kwargs):
         execution = getattr(self, "_executions", 0)
         self._executions = execution + 1
-        kwargs["directory"] = Path(self.get_trial_dir(trial.trial_id)) / f"execution_{execution}"
+        directory = Path(self.get_trial_dir(trial.trial_id)) / f"execution_{execution}"
+        # A trial whose process keeps dying (out of memory, a crash) would be
+        # handed out again forever: after MAX_ATTEMPTS starts it fails.
+        directory.mkdir(parents=True, exist_ok=True)
+        attempts = directory / "attempts"
+        started = int(attempts.read_text()) if attempts.is_file() else 0
+        if started >= MAX_ATTEMPTS and not (directory / runs.TRAINED).is_file():
+            raise keras_tuner.errors.FailedTrialError(
+                f"The process running this trial died {started} times before it finished.")
+        attempts.write_text(str(started + 1))
+        kwargs["directory"] = directory
         self.hypermodel.seed = self.hypermodel.task.config.seed + execution
         results = super()._build_and_fit_model(trial, *args, **kwargs)
         name = self.oracle.objective.name
@@ -72,8 +84,9 @@ def tuner_class(name):
     return type(f"Job{base.__name__}", (_JobTuner, base), {})
 
 
-def _job_description(hypermodel, tuner, objective, hyperparameters):
+def _job_description(hypermodel, tuner, objective, hyperparameters, **settings):
     return {
+        **settings,
         "task": hypermodel.task.name,
         "config": hypermodel.task.config.to_json(),
         "space": hypermodel.space,
@@ -90,13 +103,17 @@ def _check_job(path, description):
     description = json.loads(json.dumps(description))
     changed = [k for k in description if saved.get(k) != description[k]]
     if changed:
-        detail = changed[0]
-        if changed[0] in ("config", "space"):
-            a, b = saved.get(changed[0]) or {}, description[changed[0]] or {}
-            detail = f"{changed[0]}: " + ", ".join(sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
+        key = changed[0]
+        a, b = saved.get(key), description[key]
+        if isinstance(a, dict) and isinstance(b, dict):
+            names = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            detail = f"{key}: " + ", ".join(names) + " differ; " + "; ".join(
+                f"{n} was {a.get(n)!r}, now {b.get(n)!r}" for n in names)
+        else:
+            detail = f"{key} differs: it was {a!r}, now {b!r}"
         raise ArgumentError(
             "overwrite",
-            f"{path} holds a tuning job with another search ({detail} differ). Run its original "
+            f"{path} holds a tuning job with another search ({detail}). Run its original "
             "command to resume it, pass overwrite=True to start it afresh, or choose another "
             "directory.",
         )
@@ -164,14 +181,26 @@ def tune(hypermodel, train=None, validation=None, *, tuner="bayesian", objective
             raise ArgumentError("max_trials", f"tune received max_trials={max_trials!r}. Pass a "
                                               "positive integer, e.g. max_trials=10.")
         sizes = dict(max_trials=max_trials)
+    if isinstance(executions_per_trial, bool) or not isinstance(executions_per_trial, int) \
+            or executions_per_trial < 1:
+        raise ArgumentError("executions_per_trial", f"tune received executions_per_trial="
+                                                    f"{executions_per_trial!r}. Pass a positive integer, "
+                                                    "e.g. executions_per_trial=2.")
     if hyperparameters is not None:
         unknown = [n for n in hyperparameters.values if n not in task.config_class.options()]
         if unknown:
             raise ArgumentError("hyperparameters", f"tune received hyperparameters naming {unknown}, "
-                                                   f"which are not options of the {task.name} task.")
+                                                   f"which are not options of the {task.name} task. "
+                                                   f"Options: {list(task.config_class.options())}.")
+        # Their definitions win over the space's (Keras Tuner keeps the
+        # first one declared); one the space lacks joins it.
+        for name in hyperparameters.values:
+            hypermodel.space.setdefault(name, getattr(task.config, name))
+    hypermodel.objective = objective
     path = Path(directory) / project_name
-    description = {**_job_description(hypermodel, tuner, objective, hyperparameters),
-                   "tuner_options": tuner_options or {}}
+    description = _job_description(hypermodel, tuner, objective, hyperparameters,
+                                   executions_per_trial=executions_per_trial, tuner_options=tuner_options or {},
+                                   **({"factor": factor} if tuner == "hyperband" else {}))
     chief = is_chief()
     if chief:
         if overwrite and path.exists():
@@ -182,14 +211,28 @@ def tune(hypermodel, train=None, validation=None, *, tuner="bayesian", objective
         # A config error that every trial would hit shows here, before the
         # search: the model of the space's first values is built once.
         hypermodel.build(keras_tuner.HyperParameters())
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    options = {
+        # Keras Tuner draws a random seed for 0; the job's is fixed.
+        "seed": task.config.seed + 1,
+        # In a distributed search this limit raises inside the chief's
+        # server and jams the job: there, every trial runs and the job
+        # reports the first failure.
+        **({"max_consecutive_failed_trials": None} if dist_utils.has_chief_oracle() else {}),
+        **(tuner_options or {}),
+    }
     search = cls(
         hypermodel=hypermodel, objective=objective, executions_per_trial=executions_per_trial,
         directory=str(directory), project_name=project_name, overwrite=False,
-        hyperparameters=hyperparameters, seed=task.config.seed, **sizes, **(tuner_options or {}),
+        hyperparameters=hyperparameters, **sizes, **options,
     )
     if chief:
         path.mkdir(parents=True, exist_ok=True)
         (path / JOB).write_text(json.dumps(description, indent=2))
+        # Saved now, not at the first trial's end, so that a job killed in
+        # its first trial reloads the same search.
+        search.save()
     try:
         # Keras Tuner's display needs a number; None leaves both defaults.
         extra = {} if verbose is None else {"verbose": verbose}
@@ -197,13 +240,16 @@ def tune(hypermodel, train=None, validation=None, *, tuner="bayesian", objective
     except RuntimeError as error:
         if "consecutive failures" not in str(error):
             raise
-        # Keras Tuner stops after three failed trials in a row; say what
-        # completed and how to go on.
-        if chief:
-            write_reports(search, path)
+        # Keras Tuner stops after three failed trials in a row.
+        write_reports(search, path)
+        failed = [search.oracle.trials[t] for t in search.oracle.end_order
+                  if search.oracle.trials[t].status == "FAILED"]
         raise RuntimeError(
-            f"The search stopped: {error}\nCompleted trials are kept in {path}; fix the error "
-            "and run the same job again to continue.") from None
+            f"The search stopped after {search.oracle.max_consecutive_failed_trials} failed trials "
+            f"in a row. First failure: {guards.last_line(failed[0].message)}. Trials so far are in "
+            f"{path}/trials.md. If the cause was passing (memory, a killed process), run the same "
+            "job again to continue; if it was the configuration, fix it and pass overwrite=True "
+            "(--overwrite).") from None
     if not chief:
         return None
     return finish(search, path)
@@ -223,7 +269,7 @@ def trial_rows(search, path):
     oracle = search.oracle
     names = list(search.hypermodel.space)
     rows = []
-    for trial_id in sorted(oracle.trials):
+    for trial_id in sorted(oracle.trials, key=int):
         trial = oracle.trials[trial_id]
         executions = sorted((path / f"trial_{trial_id}").glob(f"execution_*/{runs.TRAINED}"))
         records = [json.loads(p.read_text()) for p in executions]

@@ -128,8 +128,8 @@ class Task(abc.ABC):
     # (they are built only after the main model has trained).
     baseline_names = ()
     # The config fields the loaded data (`source`) depends on: `replace`
-    # shares it with the new task unless one of them changes.
-    source_options = ()
+    # shares it with the new task unless one of them changes (None: any).
+    source_options = None
 
     def __init__(self, config):
         if isinstance(config, dict):
@@ -169,7 +169,9 @@ class Task(abc.ABC):
         config = dataclasses.replace(self.config, **changes)
         if self.source is None:
             return type(self)(config)
-        reload = any(getattr(config, f) != getattr(self.config, f) for f in self.source_options)
+        # Without `source_options` any change may concern the data.
+        fields = self.config_class.options() if self.source_options is None else self.source_options
+        reload = any(getattr(config, f) != getattr(self.config, f) for f in fields)
         return type(self)(config, None if reload else self.source)
 
     @classmethod
@@ -205,7 +207,7 @@ class Task(abc.ABC):
         return self.fit(model, verbose=verbose)
 
     def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None, train=None,
-            validation=None, epochs=None):
+            validation=None, epochs=None, monitor=None, mode=None):
         """Trains `model` with early stopping on `monitor` (the best epoch's
         weights restored) and a halved learning rate on plateaus.
 
@@ -221,6 +223,9 @@ class Task(abc.ABC):
                 task's training split (the same batches every epoch).
             validation: a batched dataset instead of the validation split.
             epochs: the most epochs (default: the config's).
+            monitor: the logged figure that picks the best epoch and stops
+                training, with `mode` ("min" or "max"); default: the task's
+                `monitor` (a tuning job passes its objective).
 
         Returns:
             `(history, seconds)`: the history as a dict of lists over every
@@ -236,8 +241,9 @@ class Task(abc.ABC):
         seed = self.config.seed if seed is None else seed
         verbose = runs.default_verbose() if verbose is None else verbose
         keras.utils.set_random_seed(seed)
+        monitor, mode = (self.monitor, self.monitor_mode) if monitor is None else (monitor, mode)
         stop = keras.callbacks.EarlyStopping(
-            monitor=self.monitor, mode=self.monitor_mode, patience=self.config.patience,
+            monitor=monitor, mode=mode, patience=self.config.patience,
             restore_best_weights=True,
         )
         # Halving the step size once validation stalls settles the last epochs.
@@ -258,7 +264,7 @@ class Task(abc.ABC):
         return runs.fit(
             model, train, self.dataset("val") if validation is None else validation,
             epochs=epochs or self.config.epochs, callbacks=[stop, slow_down, *callbacks],
-            directory=directory, monitor=self.monitor, mode=self.monitor_mode, verbose=verbose,
+            directory=directory, monitor=monitor, mode=mode, verbose=verbose,
         )
 
     def evaluate(self, model, splits=("val", "test")):

@@ -208,7 +208,7 @@ class LanguageModelTask(Task):
         keywords.update(overrides)
         return build_language_model(**keywords)
 
-    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None):
+    def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None, **kwargs):
         """`Task.fit`, with a stateful model's states zeroed at each epoch
         and around validation."""
         import keras
@@ -222,7 +222,8 @@ class LanguageModelTask(Task):
             # lowered it; a resumed fit restores it), so the two compose.
             callbacks.append(keras.callbacks.LearningRateScheduler(
                 lambda epoch, rate: rate * decay if epoch >= after else rate))
-        return super().fit(model, seed=seed, callbacks=callbacks, directory=directory, verbose=verbose)
+        return super().fit(model, seed=seed, callbacks=callbacks, directory=directory, verbose=verbose,
+                           **kwargs)
 
     def build_baselines(self):
         """The configured n-gram models, unfitted."""

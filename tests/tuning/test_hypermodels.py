@@ -46,12 +46,13 @@ def test_declare_maps_values_lists_and_ranges_to_keras_tuner_kinds():
     assert declare(hp, "cell", "gru") == "gru"
     assert declare(hp, "units", [32, 64]) == 32
     assert declare(hp, "depth", {"min": 1, "max": 3}) == 1
+    assert declare(hp, "dropout", {"min": 0, "max": 1}, integer=False) == 0.0
     assert declare(hp, "learning_rate", {"min": 1e-4, "max": 1e-2, "sampling": "log"}) == 1e-4
     assert declare(hp, "head", ["max", "windowed_attention"]) == "max"
     # Inactive while head is "max".
     assert declare(hp, "window", {"min": 1, "max": 9, "when": {"head": ["windowed_attention"]}}) is None
     kinds = {p.name: type(p).__name__ for p in hp.space}
-    assert kinds == {"cell": "Fixed", "units": "Choice", "depth": "Int", "learning_rate": "Float",
+    assert kinds == {"cell": "Fixed", "units": "Choice", "depth": "Int", "dropout": "Float", "learning_rate": "Float",
                      "head": "Choice", "window": "Int"}
 
 
@@ -164,6 +165,11 @@ def test_sentiment_hypermodel_tunes_the_head_and_its_window(tmp_path):
     # A head fixed by the config keeps the window only where it applies.
     fixed = task.replace(head="max")
     assert "window" not in SentimentHyperModel(fixed, space={"head": None}).space
+    windowed = SentimentHyperModel(task.replace(head="windowed_attention"), space={"head": None, "units": 4})
+    assert windowed.space["window"] == {"min": 1, "max": 10}
+    assert 1 <= windowed.values(keras_tuner.HyperParameters())["window"] <= 10
+    with pytest.raises(ArgumentError, match=r"'when' maps one option to the values it applies to"):
+        SentimentHyperModel(task, space={"window": {"min": 1, "max": 3, "when": "head"}})
 
 
 def test_language_model_hypermodel_tunes_weight_tying(tmp_path):

@@ -91,9 +91,9 @@ def test_running_the_job_again_keeps_its_trials_and_more_trials_extend_it(job, w
 def test_a_job_with_another_search_space_is_refused(job, weather):
     path, _ = job
     with pytest.raises(ArgumentError, match=r"holds a tuning job with another search \(space: units "
-                                            r"differ\)\. Run its original command to resume it, pass "
-                                            r"overwrite=True to start it afresh, or choose another "
-                                            r"directory\."):
+                                            r"differ; units was \[4, 8\], now \[4, 16\]\)\. Run its "
+                                            r"original command to resume it, pass overwrite=True to start "
+                                            r"it afresh, or choose another directory\."):
         tune(WeatherHyperModel(weather, space={**SPACE, "units": [4, 16]}), tuner="random", max_trials=3,
              directory=path.parent, project_name="job")
 
@@ -175,6 +175,21 @@ def test_argument_errors_name_the_fix(weather, tmp_path):
         tune(hypermodel, tuner="random", max_trials=0, directory=tmp_path)
     with pytest.raises(ArgumentError, match=r"tune received hypermodel=3\. Pass a tuning.TaskHyperModel"):
         tune(3)
+    with pytest.raises(ArgumentError, match=r"tune received executions_per_trial=0\. Pass a positive "
+                                            r"integer, e\.g\. executions_per_trial=2\."):
+        tune(hypermodel, tuner="random", executions_per_trial=0, directory=tmp_path)
+
+
+def test_a_trial_whose_process_keeps_dying_is_failed_not_handed_out_forever(weather, tmp_path):
+    execution = tmp_path / "job" / "trial_0" / "execution_0"
+    execution.mkdir(parents=True)
+    (execution / "attempts").write_text("3")  # three starts, none finished
+    result = tune(WeatherHyperModel(weather, space=SPACE), tuner="random", max_trials=2, directory=tmp_path,
+                  project_name="job", verbose=0)
+    trials = pd.read_csv(tmp_path / "job" / "trials.csv")
+    assert list(trials["status"]) == ["FAILED", "COMPLETED"] and result["best"] == "1"
+    assert trials["error"].iloc[0] == ("keras_tuner.src.errors.FailedTrialError: The process running this "
+                                       "trial died 3 times before it finished.")
 
 
 def test_hyperband_and_bayesian_searches_run_with_several_executions(weather, tmp_path):
