@@ -11,8 +11,8 @@ A job directory (`directory/project_name`) holds Keras Tuner's own files
   objective, epochs, seconds, status, error);
 - `best_hyperparameters.json` and `objective.png`;
 - `best/`: a run directory of the best trial's model (restored from its
-  checkpoint, not retrained), evaluated once on validation and test, that
-  `kerasseq evaluate` and `kerasseq export` accept.
+  checkpoint, not retrained), evaluated once on validation and test: a run
+  directory like any other (`kerasseq evaluate` reads it).
 """
 
 import json
@@ -39,6 +39,7 @@ TUNERS = {
 MAX_TRIALS = 10
 # Starts of one execution before a trial whose process dies is failed.
 MAX_ATTEMPTS = 3
+SETTING_DEFAULTS = {"executions_per_trial": 1, "tuner_options": {}, "factor": 3}
 
 
 class _JobTuner:
@@ -101,6 +102,8 @@ def _check_job(path, description):
     saved = json.loads((path / JOB).read_text())
     # Reordered through JSON so that tuples and lists compare alike.
     description = json.loads(json.dumps(description))
+    # Settings recorded since a job was written take their defaults.
+    saved = {**SETTING_DEFAULTS, **saved}
     changed = [k for k in description if saved.get(k) != description[k]]
     if changed:
         key = changed[0]

@@ -286,3 +286,29 @@ def test_launcher_helpers():
     assert 0 < distributed.free_port() < 65536
     with pytest.raises(ArgumentError, match="workers"):
         distributed.launch([], workers=0, out="x")
+
+
+@pytest.mark.parametrize("name", ["sentiment", "lm"])
+def test_cli_tunes_the_text_tasks_end_to_end(name, tmp_path):
+    from tests.tasks.test_lm_task import write_corpus
+    from tests.tasks.test_sentiment_task import write_reviews
+
+    if name == "sentiment":
+        data = write_reviews(tmp_path / "reviews.csv")
+        flags = ["--text-column", "review", "--label-column", "sentiment", "--embedding-dim", "8",
+                 "--batch-size", "16", "--space", '{"head": ["max", "windowed_attention"], "units": [4]}']
+    else:
+        data = write_corpus(tmp_path / "corpus.txt")
+        flags = ["--embedding-dim", "8", "--batch-size", "4", "--seq-len", "10", "--samples", "0",
+                 "--space", '{"units": [8], "tie_weights": [false, true]}']
+    out = tmp_path / "job"
+    assert main(["tune", name, "--data", str(data), "--epochs", "2", "--depth", "1", "--baselines", "",
+                 *flags, "--tuner", "random", "--max-trials", "2", "--out", str(out)]) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    assert list(trials["status"]) == ["COMPLETED", "COMPLETED"]
+    objective = {"sentiment": "val_accuracy", "lm": "val_perplexity"}[name]
+    summary = json.loads((out / "best_hyperparameters.json").read_text())
+    pick = trials[objective].idxmax() if name == "sentiment" else trials[objective].idxmin()
+    assert summary["objective"]["name"] == objective
+    assert summary["trial"] == str(trials["trial"][pick])
+    assert (out / "best" / "metrics.json").is_file()
