@@ -1,4 +1,4 @@
-"""The `kerasseq` command: `train TASK`, `evaluate RUN_DIR` and `tune TASK`, for every registered task.
+"""The `kerasseq` command: `train TASK`, `evaluate RUN_DIR`, `tune TASK` and `export RUN_DIR`, for every registered task.
 
 Each task's flags come from its config dataclass (`kerasseq.tasks.option`):
 the flag `--batch-size` is the field `batch_size`, one to one. A run lives in
@@ -16,7 +16,7 @@ from kerasseq import tasks
 from kerasseq.validation import ArgumentError
 
 # Options of `train` itself, by the keyword their errors name.
-COMMAND_FLAGS = {"overwrite": "--overwrite", "tuner": "--tuner", "max_trials": "--max-trials",
+COMMAND_FLAGS = {"overwrite": "--overwrite", "version": "--version", "tuner": "--tuner", "max_trials": "--max-trials",
                  "objective": "--objective", "space": "--space", "workers": "--workers",
                  "executions_per_trial": "--executions-per-trial"}
 
@@ -121,6 +121,16 @@ def build_parser():
     )
     evaluate_parser.add_argument("run_dir")
     evaluate_parser.set_defaults(run=evaluate)
+    export_parser = commands.add_parser(
+        "export", help="write a run's model as a SavedModel for TensorFlow Serving",
+        epilog="example:\n  kerasseq export runs/demo --out exported/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export_parser.add_argument("run_dir")
+    export_parser.add_argument("--out", required=True, help="base directory; the version goes below it")
+    export_parser.add_argument("--version", type=int, default=None,
+                               help="version number (default: one above those in --out)")
+    export_parser.set_defaults(run=export)
     tune_parser = commands.add_parser(
         "tune", help="search a task's hyperparameters with Keras Tuner",
         epilog="example:\n  kerasseq tune weather --data nyc --tuner random --max-trials 5 "
@@ -145,6 +155,15 @@ def train(args):
     task_class = args.task_class
     task = task_class(task_class.config_class.from_json(_given_options(args)))
     runs.train(task, args.out, overwrite=args.overwrite)
+
+
+def export(args):
+    import kerasseq  # noqa: F401  (registers the layers for load_model)
+    from kerasseq.export import export_run
+
+    target = export_run(args.run_dir, args.out, version=args.version)
+    print(f"SavedModel written to {target}/ (serve {args.out} with TensorFlow Serving); "
+          f"the same model as {target}.keras")
 
 
 def _space(text):

@@ -157,9 +157,26 @@ def stateful_copy(model, batch_size):
     >>> copy.input_shape, copy.get_layer("lstm_0").stateful
     ((2, None), True)
     """
+    return _copy(model, batch_size=batch_size, stateful=True, owner="stateful_copy")
+
+
+def stateless_copy(model):
+    """A copy of `model` whose recurrent layers start from zero states on
+    every call, for batches of any size (serving); it shares no variables.
+
+    Example:
+    >>> model = build_language_model(vocab_size=20, embedding_dim=4, units=4, stateful=True, batch_size=2)
+    >>> copy = stateless_copy(model)
+    >>> copy.input_shape, copy.get_layer("lstm_0").stateful
+    ((None, None), False)
+    """
+    return _copy(model, batch_size=None, stateful=False, owner="stateless_copy")
+
+
+def _copy(model, *, batch_size, stateful, owner):
     config = model.get_config()
     if "layers" not in config:
-        raise ValueError(f"stateful_copy received {type(model).__name__} {model.name!r}, which is not a "
+        raise ValueError(f"{owner} received {type(model).__name__} {model.name!r}, which is not a "
                          "functional model. Build it with build_language_model or keras.Model(inputs, outputs).")
     for layer in config["layers"]:
         # Built again when the copy's graph calls them, for the new batch size.
@@ -168,7 +185,7 @@ def stateful_copy(model, batch_size):
         if layer["class_name"] == "InputLayer":
             layer_config["batch_shape"] = [batch_size, *layer_config["batch_shape"][1:]]
         elif "stateful" in layer_config:
-            layer_config["stateful"] = True
+            layer_config["stateful"] = stateful
     copy = type(model).from_config(config)
     copy.set_weights(model.get_weights())
     return copy

@@ -299,6 +299,19 @@ class Task(abc.ABC):
         """Facts about the data for `metrics.json` (e.g. the target)."""
         return {}
 
+    def serving_endpoints(self, model):
+        """The signatures `kerasseq.export` writes for `model`:
+        `{name: (function, input_signature)}`; by default `serving_default`
+        over the model's own inputs."""
+        from kerasseq.export import default_endpoints
+
+        return default_endpoints(model)
+
+    def serving_resources(self, model):
+        """Lookup tables and other resources the signatures use beyond the
+        model's own layers, for the export to keep."""
+        return ()
+
     def report(self, results):
         """The text table `kerasseq train` and `evaluate` print."""
         from kerasseq import analysis

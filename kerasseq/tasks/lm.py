@@ -225,6 +225,84 @@ class LanguageModelTask(Task):
         return super().fit(model, seed=seed, callbacks=callbacks, directory=directory, verbose=verbose,
                            **kwargs)
 
+    def serving_endpoints(self, model):
+        """Two signatures on raw prompts (`tf.string [batch]`, tokenized
+        inside as the corpus was; an empty prompt starts a new line):
+        `serving_default` gives the next token's `probabilities` over the
+        vocabulary (ids as in `vocabulary.json`) and the `top_tokens` with
+        their `top_probabilities`; `generate` (with `num_tokens`, int32)
+        continues each prompt greedily and returns the `continuation` text
+        and its `token_ids`."""
+        import tensorflow as tf
+
+        from kerasseq.models.language import stateless_copy
+
+        vocabulary = self.vocabulary
+        size = len(vocabulary)
+        words = tf.constant(vocabulary.tokens)
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(words, tf.range(size, dtype=tf.int32)), default_value=0)
+        copy = stateless_copy(model)
+        self._serving_resources = [table, copy]
+        word_level = vocabulary.level == "word"
+        start = vocabulary.index.get("<eos>" if word_level else "\n", 0)
+
+        def encode(prompt):
+            if word_level:
+                pieces = tf.strings.split(tf.strings.regex_replace(prompt, "\r?\n", " <eos> "))
+            else:
+                pieces = tf.strings.unicode_split(prompt, "UTF-8")
+            ids = tf.ragged.map_flat_values(table.lookup, pieces)
+            lengths = tf.cast(ids.row_lengths(), tf.int32)
+            # One column more, so that a batch of empty prompts has one.
+            dense = tf.pad(ids.to_tensor(default_value=0), [[0, 0], [0, 1]])
+            empty = lengths == 0
+            first = tf.where(empty, start, dense[:, 0])
+            dense = tf.concat([first[:, None], dense[:, 1:]], axis=1)
+            return dense, tf.maximum(lengths, 1)
+
+        def last_logits(ids, lengths):
+            logits = tf.cast(copy(ids, training=False)[..., :size], tf.float32)
+            return tf.gather(logits, lengths - 1, batch_dims=1)
+
+        def next_token(prompt):
+            probabilities = tf.nn.softmax(last_logits(*encode(prompt)))
+            top = tf.math.top_k(probabilities, k=min(5, size))
+            return {"probabilities": probabilities, "top_tokens": tf.gather(words, top.indices),
+                    "top_probabilities": top.values}
+
+        def generate(prompt, num_tokens):
+            ids, lengths = encode(prompt)
+            rows = tf.range(tf.shape(ids)[0])
+            ids = tf.pad(ids, [[0, 0], [0, tf.maximum(num_tokens, 0)]])
+            count = tf.maximum(num_tokens, 0)
+
+            def step(i, ids, lengths, produced):
+                token = tf.argmax(last_logits(ids, lengths), axis=-1, output_type=tf.int32)
+                ids = tf.tensor_scatter_nd_update(ids, tf.stack([rows, lengths], axis=1), token)
+                return i + 1, ids, lengths + 1, produced.write(i, token)
+
+            # Keras' export traces without AutoGraph: the loop is explicit.
+            _, _, _, produced = tf.while_loop(
+                lambda i, *_: i < count, step,
+                (tf.constant(0), ids, lengths, tf.TensorArray(tf.int32, size=count, element_shape=[None])),
+                shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([None]),
+                                  tf.TensorShape(None)))
+            token_ids = tf.transpose(tf.reshape(produced.stack(), [-1, tf.shape(rows)[0]]))
+            text = tf.strings.reduce_join(tf.gather(words, token_ids), axis=1,
+                                          separator=" " if word_level else "")
+            if word_level:
+                text = tf.strings.regex_replace(text, " ?<eos> ?", "\n")
+            return {"continuation": text, "token_ids": token_ids}
+
+        prompt = tf.TensorSpec([None], tf.string, name="prompt")
+        return {"serving_default": (next_token, [prompt]),
+                "generate": (generate, [prompt, tf.TensorSpec([], tf.int32, name="num_tokens")])}
+
+    def serving_resources(self, model):
+        """The lookup table and stateless copy `serving_endpoints` made."""
+        return getattr(self, "_serving_resources", [])
+
     def build_baselines(self):
         """The configured n-gram models, unfitted."""
         from kerasseq.models.ngram import NGramLM

@@ -304,6 +304,38 @@ class SentimentTask(Task):
             results[split] = binary_metrics(labels, probabilities)
         return results
 
+    def serving_endpoints(self, model):
+        """`serving_default`: raw texts (`tf.string [batch]`, vectorized
+        inside the model) to the probability of `class_names[1]`; where the
+        head weighs tokens, also each text's `tokens` and their `token_weights`
+        (attention weights, or per-token scores of a token-scores head),
+        padded with "" and 0."""
+        import keras
+        import tensorflow as tf
+
+        from kerasseq import layers
+
+        spec = tf.TensorSpec([None], tf.string, name="text")
+        head = next((layer for layer in model.layers
+                     if isinstance(layer, (layers.TokenScores, layers.AttentionPooling))), None)
+        if head is None:
+            def serve(text):
+                return {"probability": model(text, training=False)[:, 0]}
+
+            return {"serving_default": (serve, [spec])}
+        ids = next(layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
+                   for layer in model.layers if isinstance(layer, kind)).output
+        probe = keras.Model(model.inputs, [model.outputs[0], ids, head.output[1]])
+        vocabulary = tf.constant(self.vocabulary)
+
+        def serve(text):
+            probability, token_ids, weights = probe(text, training=False)
+            tokens = tf.where(token_ids > 0, tf.gather(vocabulary, token_ids), "")
+            return {"probability": probability[:, 0], "tokens": tokens,
+                    "token_weights": tf.where(token_ids > 0, weights, 0.0)}
+
+        return {"serving_default": (serve, [spec])}
+
     def summary(self):
         return {
             "class_names": list(self.class_names),

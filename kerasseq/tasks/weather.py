@@ -259,6 +259,47 @@ class WeatherTask(Task):
         keywords.update(overrides)
         return build_weather_model(**keywords)
 
+    def output_names(self):
+        """One name per forecast output, by its lead time: `forecast_24h`,
+        `forecast_30min`, or `forecast_step_N` on an irregular index."""
+        import pandas as pd
+
+        index = self.frame.index
+        step = pd.Series(index[1:] - index[:-1]).median() if isinstance(index, pd.DatetimeIndex) else None
+        names = []
+        for rows in self.horizon_rows:
+            if step is None or pd.isna(step):
+                names.append(f"forecast_step_{rows}")
+                continue
+            minutes = int((step * rows).total_seconds() // 60)
+            names.append(f"forecast_{minutes // 60}h" if minutes % 60 == 0 else f"forecast_{minutes}min")
+        return names
+
+    def serving_endpoints(self, model):
+        """`serving_default`: raw windows `[batch, past, features]` (float32,
+        the columns of `features`, in their units; normalization is inside
+        the model) to one forecast per lead time, in the target's units. A
+        window with NaN or infinite values is an error, not a forecast."""
+        import tensorflow as tf
+
+        names = self.output_names()
+        spec = tf.TensorSpec([None, self.config.past, len(self.features)], tf.float32, name="window")
+
+        past, width = self.config.past, len(self.features)
+        shape = f"[batch, {past}, {width}] (past steps, then the columns {self.features})"
+
+        def serve(window):
+            tf.debugging.assert_equal(tf.rank(window), 3, message=f"The window must be {shape}")
+            tf.debugging.assert_equal(tf.shape(window)[1:], tf.constant([past, width]),
+                                      message=f"The window must be {shape}")
+            tf.debugging.assert_all_finite(
+                window, "The window holds NaN or infinite values: fill the gaps (e.g. interpolate) "
+                        "before forecasting")
+            forecast = model(window, training=False)
+            return {name: forecast[:, i, 0] for i, name in enumerate(names)}
+
+        return {"serving_default": (serve, [spec])}
+
     def build_baselines(self):
         """The configured baselines, by name; `seasonal_naive` only where one
         season back lies inside the window."""
