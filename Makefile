@@ -31,6 +31,7 @@ bench: $(INSTALLED)
 	$(PY) bench/windows.py
 	$(PY) bench/attention.py
 	$(PY) bench/lm.py
+	$(PY) bench/serving.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
