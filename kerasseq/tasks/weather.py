@@ -289,12 +289,20 @@ class WeatherTask(Task):
         shape = f"[batch, {past}, {width}] (past steps, then the columns {self.features})"
 
         def serve(window):
-            tf.debugging.assert_equal(tf.rank(window), 3, message=f"The window must be {shape}")
-            tf.debugging.assert_equal(tf.shape(window)[1:], tf.constant([past, width]),
-                                      message=f"The window must be {shape}")
-            tf.debugging.assert_all_finite(
-                window, "The window holds NaN or infinite values: fill the gaps (e.g. interpolate) "
-                        "before forecasting")
+            # The checks must run before the model: without the control
+            # dependency a bad shape could fail first inside the graph, with
+            # a message about internal ops instead of the fix.
+            checks = [
+                tf.debugging.assert_equal(tf.rank(window), 3, message=f"The window must be {shape}"),
+            ]
+            with tf.control_dependencies(checks):
+                checks.append(tf.debugging.assert_equal(
+                    tf.shape(window)[1:], tf.constant([past, width]),
+                    message=f"The window must be {shape}"))
+            with tf.control_dependencies(checks):
+                window = tf.debugging.assert_all_finite(
+                    window, "The window holds NaN or infinite values: fill the gaps (e.g. "
+                            "interpolate) before forecasting")
             forecast = model(window, training=False)
             return {name: forecast[:, i, 0] for i, name in enumerate(names)}
 
