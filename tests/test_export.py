@@ -128,6 +128,7 @@ def test_sentiment_savedmodel_serves_raw_text_and_token_weights(head, tmp_path):
         assert not any(out["tokens"][1]) and not any(out["token_weights"][1])
         if head == "windowed_attention":
             assert sum(out["token_weights"][0]) == pytest.approx(1, abs=1e-5)
+    assert graph_ops_without_cpu_kernels(tmp_path / "served" / "3") == ([], [])
 
 
 def test_language_model_savedmodel_predicts_and_generates_as_the_model(tmp_path):
@@ -158,6 +159,7 @@ def test_language_model_savedmodel_predicts_and_generates_as_the_model(tmp_path)
     for k, prompt in enumerate(prompts[:2]):
         text = generate(model, vocabulary, prompt, length=6, temperature=0)
         assert text.endswith(generated["continuation"][k])
+    assert graph_ops_without_cpu_kernels(tmp_path / "served" / "1") == ([], [])
 
 
 def test_versions_and_errors(tmp_path):
@@ -172,3 +174,138 @@ def test_versions_and_errors(tmp_path):
     # Without a task: serving_default over the model's own inputs.
     target = export_saved_model(model, tmp_path / "plain")
     assert (target / "saved_model.pb").is_file() and (tmp_path / "plain" / "1.keras").is_file()
+
+
+def graph_ops_without_cpu_kernels(directory):
+    """Op types in a SavedModel's graph and functions that have no CPU
+    kernel (a cuDNN op, say), and the GPU devices nodes are pinned to."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import kernels
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((Path(directory) / "saved_model.pb").read_bytes())
+    graph = saved.meta_graphs[0].graph_def
+    functions = {f.signature.name for f in graph.library.function}
+    nodes = [*graph.node, *(node for f in graph.library.function for node in f.node_def)]
+    types = {node.op for node in nodes} - functions
+    missing = sorted(op for op in types
+                     if not any(k.device_type in ("CPU", "DEFAULT")
+                                for k in kernels.get_registered_kernels_for_op(op).kernel))
+    return missing, sorted({node.device for node in nodes if "GPU" in node.device.upper()})
+
+
+@pytest.mark.parametrize("cell,bidirectional", [("elman", False), ("gru", True), ("lstm", False)])
+def test_recurrent_exports_hold_only_ops_with_cpu_kernels(cell, bidirectional, tmp_path):
+    # Keras' built-in LSTM and GRU trace cuDNN's CudnnRNNV3 into the graph
+    # when exported on a GPU, which no CPU can run; our cells have one code
+    # path on every device.
+    task = tasks.get("weather")({"data": "nyc", "past": 12, "units": 3, "cell": cell,
+                                 "bidirectional": bidirectional, "baselines": []})
+    target = export_saved_model(task.build_model(), tmp_path / "m", task=task)
+    assert graph_ops_without_cpu_kernels(target) == ([], [])
+
+
+def test_a_cudnn_op_would_be_found(tmp_path):
+    import tensorflow as tf
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def serve(self, x):
+            with tf.device("/GPU:0"):
+                y = x + 1
+            return tf.raw_ops.CudnnRNNCanonicalToParams(
+                num_layers=1, num_units=1, input_size=1, weights=[y[:1]] * 2, biases=[y[:1]] * 2)
+
+    tf.saved_model.save(Module(), str(tmp_path / "m"))
+    missing, pinned = graph_ops_without_cpu_kernels(tmp_path / "m")
+    assert "CudnnRNNCanonicalToParams" in missing and pinned == ["/device:GPU:0"]
+
+
+def test_serving_input_of_the_wrong_dtype_is_refused_by_name(weather_export):
+    script = f"""
+import numpy as np, tensorflow as tf
+f = tf.saved_model.load({str(weather_export / "served" / "1")!r}).signatures['serving_default']
+f(window=tf.constant(np.zeros((2, 24, 10), 'float64')))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "was expected to be a float tensor but is a double tensor" in result.stderr, result.stderr[-1500:]
+
+
+@pytest.mark.parametrize("task_name", ["weather", "sentiment"])
+def test_an_ensemble_run_exports_its_mean(task_name, tmp_path):
+    run = tmp_path / "run"
+    if task_name == "weather":
+        flags = ["--data", "nyc", "--past", "12", "--horizon", "6h"]
+        inputs = np.random.default_rng(0).normal(10, 5, size=(3, 12, 10)).astype("float32")
+        served = {"window": inputs.tolist()}
+    else:
+        data = write_reviews(tmp_path / "reviews.csv")
+        flags = ["--data", str(data), "--text-column", "review", "--label-column", "sentiment",
+                 "--head", "windowed_attention", "--embedding-dim", "8"]
+        inputs = np.array(["a wonderful moving film", "", "the plot was dull"], dtype=object)
+        served = {"text": inputs.tolist()}
+    assert main(["train", task_name, *flags, "--units", "3", "--epochs", "1", "--ensemble", "2",
+                 "--baselines", "", "--out", str(run)]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "served")]) == 0
+    model = keras.saving.load_model(run / "model.keras")
+    expected = model.predict(inputs, verbose=0)
+    out = serve_in_fresh_process(tmp_path / "served" / "1", "serving_default", served)
+    if task_name == "weather":
+        np.testing.assert_allclose(out["forecast_6h"], expected[:, 0, 0], atol=1e-5)
+    else:
+        np.testing.assert_allclose(out["probability"], expected[:, 0], atol=1e-5)
+        # The members' mean attention: still a distribution over the tokens.
+        assert sum(out["token_weights"][0]) == pytest.approx(1, abs=1e-5)
+        assert out["tokens"][0][:4] == ["a", "wonderful", "moving", "film"]
+
+
+def test_text_exports_read_their_vocabulary_from_assets(tmp_path):
+    from kerasseq.models.language import stateless_copy
+    from pipelines.lm import Vocabulary
+
+    # Characters, line breaks and tabs included: one token per line holds them.
+    data = tmp_path / "chars.txt"
+    data.write_text("".join(f"ab\tc {i % 7}\n" for i in range(200)))
+    run = tmp_path / "run"
+    assert main(["train", "lm", "--data", str(data), "--level", "char", "--units", "4", "--embedding-dim",
+                 "4", "--batch-size", "4", "--seq-len", "8", "--epochs", "1", "--baselines", "",
+                 "--samples", "0", "--out", str(run)]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "served")]) == 0
+    vocabulary = Vocabulary.load(run / "vocabulary.json")
+    lines = (tmp_path / "served" / "1" / "assets" / "vocabulary.txt").read_text().split("\n")[:-1]
+    assert lines == [{"\n": "\\n"}.get(t, t) for t in vocabulary.tokens] and "\t" in lines
+    prompts = ["ab\tc 3\nab", "zz"]
+    out = serve_in_fresh_process(tmp_path / "served" / "1", "serving_default", {"prompt": prompts})
+    reference = stateless_copy(keras.saving.load_model(run / "model.keras"))
+    for k, prompt in enumerate(prompts):
+        logits = reference.predict(vocabulary.encode(list(prompt))[None], verbose=0)[0, -1, :len(vocabulary)]
+        expected = np.exp(logits - logits.max())
+        np.testing.assert_allclose(out["probabilities"][k], expected / expected.sum(), atol=1e-5)
+    assert graph_ops_without_cpu_kernels(tmp_path / "served" / "1") == ([], [])
+
+
+def test_sentiment_vocabulary_asset_reads_back_into_text_vectorization(tmp_path):
+    task = tasks.get("sentiment")({"data": str(write_reviews(tmp_path / "reviews.csv")),
+                                   "text_column": "review", "label_column": "sentiment",
+                                   "head": "token_scores", "units": 2, "embedding_dim": 4, "baselines": []})
+    target = export_saved_model(task.build_model(), tmp_path / "m", task=task)
+    layer = keras.layers.TextVectorization(vocabulary=str(target / "assets" / "vocabulary.txt"))
+    assert layer.get_vocabulary() == task.vocabulary
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(target)).signatures["serving_default"]
+    tokens = serve(text=tf.constant(["a zebra film"]))["tokens"].numpy().astype(str)[0]
+    assert list(tokens[:3]) == ["a", "[UNK]", "film"] and not any(tokens[3:])
+
+
+def test_vocabulary_files_refuse_tokens_they_cannot_hold(tmp_path):
+    from kerasseq.export import vocabulary_asset
+
+    with pytest.raises(ValueError, match=r"an empty token, which a vocabulary file cannot; leave out the "
+                                         r"padding token"):
+        vocabulary_asset(["", "a"], tmp_path)
+    with pytest.raises(ValueError, match=r"the token 'a\\nb', with a line break inside"):
+        vocabulary_asset(["a\nb"], tmp_path)
+    with pytest.raises(ValueError, match=r"would hold '\\\\n' twice"):
+        vocabulary_asset(["\n", "\\n"], tmp_path)

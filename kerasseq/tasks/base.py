@@ -299,18 +299,15 @@ class Task(abc.ABC):
         """Facts about the data for `metrics.json` (e.g. the target)."""
         return {}
 
-    def serving_endpoints(self, model):
-        """The signatures `kerasseq.export` writes for `model`:
-        `{name: (function, input_signature)}`; by default `serving_default`
-        over the model's own inputs."""
-        from kerasseq.export import default_endpoints
+    def serving(self, model, assets):
+        """What `kerasseq.export` writes for `model`: a
+        `kerasseq.export.Serving` (signatures on raw input, and the
+        resources they use). Files the signatures read go in the directory
+        `assets`, which the SavedModel copies into its `assets/`. By default
+        `serving_default` over the model's own inputs."""
+        from kerasseq.export import default_serving
 
-        return default_endpoints(model)
-
-    def serving_resources(self, model):
-        """Lookup tables and other resources the signatures use beyond the
-        model's own layers, for the export to keep."""
-        return ()
+        return default_serving(model)
 
     def report(self, results):
         """The text table `kerasseq train` and `evaluate` print."""

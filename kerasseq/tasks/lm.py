@@ -225,34 +225,44 @@ class LanguageModelTask(Task):
         return super().fit(model, seed=seed, callbacks=callbacks, directory=directory, verbose=verbose,
                            **kwargs)
 
-    def serving_endpoints(self, model):
+    def serving(self, model, assets):
         """Two signatures on raw prompts (`tf.string [batch]`, tokenized
         inside as the corpus was; an empty prompt starts a new line):
         `serving_default` gives the next token's `probabilities` over the
         vocabulary (ids as in `vocabulary.json`) and the `top_tokens` with
         their `top_probabilities`; `generate` (with `num_tokens`, int32)
         continues each prompt greedily and returns the `continuation` text
-        and its `token_ids`."""
+        and its `token_ids`. The vocabulary is `assets/vocabulary.txt`, one
+        token per line (a line break as the two characters `\\n`)."""
         import tensorflow as tf
 
+        from kerasseq.export import LINE_BREAKS
+        from kerasseq.export import Serving
+        from kerasseq.export import vocabulary_asset
         from kerasseq.models.language import stateless_copy
 
         vocabulary = self.vocabulary
         size = len(vocabulary)
         words = tf.constant(vocabulary.tokens)
-        table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(words, tf.range(size, dtype=tf.int32)), default_value=0)
+        asset, _ = vocabulary_asset(vocabulary.tokens, assets)
+        table = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            asset, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+            tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=vocabulary.index.get("<unk>", 0))
         copy = stateless_copy(model)
-        self._serving_resources = [table, copy]
         word_level = vocabulary.level == "word"
         start = vocabulary.index.get("<eos>" if word_level else "\n", 0)
+
+        def lookup(pieces):
+            for line_break, escaped in LINE_BREAKS.items():
+                pieces = tf.where(pieces == line_break, escaped, pieces)
+            return tf.cast(table.lookup(pieces), tf.int32)
 
         def encode(prompt):
             if word_level:
                 pieces = tf.strings.split(tf.strings.regex_replace(prompt, "\r?\n", " <eos> "))
             else:
                 pieces = tf.strings.unicode_split(prompt, "UTF-8")
-            ids = tf.ragged.map_flat_values(table.lookup, pieces)
+            ids = tf.ragged.map_flat_values(lookup, pieces)
             lengths = tf.cast(ids.row_lengths(), tf.int32)
             # One column more, so that a batch of empty prompts has one.
             dense = tf.pad(ids.to_tensor(default_value=0), [[0, 0], [0, 1]])
@@ -296,12 +306,9 @@ class LanguageModelTask(Task):
             return {"continuation": text, "token_ids": token_ids}
 
         prompt = tf.TensorSpec([None], tf.string, name="prompt")
-        return {"serving_default": (next_token, [prompt]),
-                "generate": (generate, [prompt, tf.TensorSpec([], tf.int32, name="num_tokens")])}
-
-    def serving_resources(self, model):
-        """The lookup table and stateless copy `serving_endpoints` made."""
-        return getattr(self, "_serving_resources", [])
+        return Serving({"serving_default": (next_token, [prompt]),
+                        "generate": (generate, [prompt, tf.TensorSpec([], tf.int32, name="num_tokens")])},
+                       resources=(table, asset, copy))
 
     def build_baselines(self):
         """The configured n-gram models, unfitted."""

@@ -304,37 +304,57 @@ class SentimentTask(Task):
             results[split] = binary_metrics(labels, probabilities)
         return results
 
-    def serving_endpoints(self, model):
+    def serving(self, model, assets):
         """`serving_default`: raw texts (`tf.string [batch]`, vectorized
         inside the model) to the probability of `class_names[1]`; where the
         head weighs tokens, also each text's `tokens` and their `token_weights`
-        (attention weights, or per-token scores of a token-scores head),
-        padded with "" and 0."""
+        (attention weights, or per-token scores of a token-scores head;
+        an ensemble's mean over its members), padded with "" and 0. The
+        vocabulary is `assets/vocabulary.txt`, one token per line from id 2
+        (as in Keras' vocabulary files, without padding and `[UNK]`)."""
         import keras
         import tensorflow as tf
 
         from kerasseq import layers
+        from kerasseq.export import Serving
+        from kerasseq.export import vocabulary_asset
 
         spec = tf.TensorSpec([None], tf.string, name="text")
-        head = next((layer for layer in model.layers
-                     if isinstance(layer, (layers.TokenScores, layers.AttentionPooling))), None)
-        if head is None:
+        members = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+        heads = [next((layer for layer in member.layers
+                       if isinstance(layer, (layers.TokenScores, layers.AttentionPooling))), None)
+                 for member in members]
+        if None in heads:
             def serve(text):
                 return {"probability": model(text, training=False)[:, 0]}
 
-            return {"serving_default": (serve, [spec])}
-        ids = next(layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
-                   for layer in model.layers if isinstance(layer, kind)).output
-        probe = keras.Model(model.inputs, [model.outputs[0], ids, head.output[1]])
-        vocabulary = tf.constant(self.vocabulary)
+            return Serving({"serving_default": (serve, [spec])})
+        probes = []
+        for member, head in zip(members, heads):
+            ids = next(layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
+                       for layer in member.layers if isinstance(layer, kind)).output
+            probes.append(keras.Model(member.inputs, [member.outputs[0], ids, head.output[1]]))
+        # As Keras writes vocabulary files: without the padding and OOV
+        # tokens (ids 0 and 1), so that TextVectorization(vocabulary=path)
+        # reads it back; token id k is on line k - 2.
+        specials = self.vocabulary[:2]
+        asset, _ = vocabulary_asset(self.vocabulary[2:], assets)
+        words = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
 
         def serve(text):
-            probability, token_ids, weights = probe(text, training=False)
-            tokens = tf.where(token_ids > 0, tf.gather(vocabulary, token_ids), "")
+            # An ensemble's output is its members' mean (build_ensemble).
+            outputs = [probe(text, training=False) for probe in probes]
+            probability = tf.add_n([p for p, _, _ in outputs]) / len(outputs)
+            weights = tf.add_n([w for _, _, w in outputs]) / len(outputs)
+            token_ids = outputs[0][1]
+            tokens = tf.where(token_ids >= 2, words.lookup(tf.cast(token_ids, tf.int64) - 2),
+                              tf.gather(tf.constant(specials), tf.minimum(token_ids, 1)))
             return {"probability": probability[:, 0], "tokens": tokens,
                     "token_weights": tf.where(token_ids > 0, weights, 0.0)}
 
-        return {"serving_default": (serve, [spec])}
+        return Serving({"serving_default": (serve, [spec])}, resources=(words, asset, *probes))
 
     def summary(self):
         return {

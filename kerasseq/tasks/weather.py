@@ -275,12 +275,14 @@ class WeatherTask(Task):
             names.append(f"forecast_{minutes // 60}h" if minutes % 60 == 0 else f"forecast_{minutes}min")
         return names
 
-    def serving_endpoints(self, model):
+    def serving(self, model, assets):
         """`serving_default`: raw windows `[batch, past, features]` (float32,
         the columns of `features`, in their units; normalization is inside
         the model) to one forecast per lead time, in the target's units. A
         window with NaN or infinite values is an error, not a forecast."""
         import tensorflow as tf
+
+        from kerasseq.export import Serving
 
         names = self.output_names()
         spec = tf.TensorSpec([None, self.config.past, len(self.features)], tf.float32, name="window")
@@ -306,7 +308,7 @@ class WeatherTask(Task):
             forecast = model(window, training=False)
             return {name: forecast[:, i, 0] for i, name in enumerate(names)}
 
-        return {"serving_default": (serve, [spec])}
+        return Serving({"serving_default": (serve, [spec])})
 
     def build_baselines(self):
         """The configured baselines, by name; `seasonal_naive` only where one
