@@ -130,6 +130,9 @@ def build_parser():
     export_parser.add_argument("--out", required=True, help="base directory; the version goes below it")
     export_parser.add_argument("--version", type=int, default=None,
                                help="version number (default: one above those in --out)")
+    export_parser.add_argument("--cudnn", action="store_true",
+                               help="keep the cuDNN kernel where the recurrent layers use it (exported "
+                                    "on a GPU: faster there, but no CPU can run the SavedModel)")
     export_parser.set_defaults(run=export)
     tune_parser = commands.add_parser(
         "tune", help="search a task's hyperparameters with Keras Tuner",
@@ -161,7 +164,7 @@ def export(args):
     import kerasseq  # noqa: F401  (registers the layers for load_model)
     from kerasseq.export import export_run
 
-    target = export_run(args.run_dir, args.out, version=args.version)
+    target = export_run(args.run_dir, args.out, version=args.version, portable=not args.cudnn)
     print(f"SavedModel written to {target}/ (serve {args.out} with TensorFlow Serving); "
           f"the same model as {target}.keras")
 

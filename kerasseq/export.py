@@ -13,6 +13,7 @@ Example:
 PosixPath('exported/demo/1')
 """
 
+import contextlib
 import dataclasses
 import tempfile
 from pathlib import Path
@@ -96,7 +97,7 @@ def next_version(path):
     return max(versions, default=0) + 1
 
 
-def export_saved_model(model, path, *, version=None, task=None):
+def export_saved_model(model, path, *, version=None, task=None, portable=True):
     """Writes `model` as a SavedModel for TensorFlow Serving, and as `.keras`.
 
     Args:
@@ -106,6 +107,9 @@ def export_saved_model(model, path, *, version=None, task=None):
         task: the `kerasseq.tasks.Task` the model belongs to, whose
             `serving` gives signatures on raw input; None exports
             `serving_default` over the model's own inputs.
+        portable: trace the recurrent layers' TensorFlow loop, which runs on
+            any device; False keeps the cuDNN kernel where the layers use it
+            (exported on a GPU: faster there, but no CPU can run it).
 
     Returns:
         The version directory, `PATH/<version>`.
@@ -128,7 +132,9 @@ def export_saved_model(model, path, *, version=None, task=None):
     if target.exists():
         raise ArgumentError("version", f"{target} already exists. Pass another version, e.g. "
                                        f"version={next_version(path)}, or remove it.")
-    with tempfile.TemporaryDirectory() as assets:
+    from kerasseq.layers import portable_loops
+
+    with tempfile.TemporaryDirectory() as assets, (portable_loops() if portable else contextlib.nullcontext()):
         serving = task.serving(model, assets) if task is not None else default_serving(model)
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -145,13 +151,13 @@ def export_saved_model(model, path, *, version=None, task=None):
     return target
 
 
-def export_run(directory, path, *, version=None):
+def export_run(directory, path, *, version=None, portable=True):
     """Exports a finished run's model (its task read from `config.json`).
 
     Args:
         directory: a run directory written by `kerasseq train`.
         path: the export's base directory.
-        version: as in `export_saved_model`.
+        version, portable: as in `export_saved_model`.
 
     Returns:
         The version directory.
@@ -165,4 +171,4 @@ def export_run(directory, path, *, version=None):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
         model = task.load_model(run.model_path)
-    return export_saved_model(model, path, version=version, task=task)
+    return export_saved_model(model, path, version=version, task=task, portable=portable)

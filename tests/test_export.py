@@ -195,14 +195,34 @@ def graph_ops_without_cpu_kernels(directory):
 
 
 @pytest.mark.parametrize("cell,bidirectional", [("elman", False), ("gru", True), ("lstm", False)])
-def test_recurrent_exports_hold_only_ops_with_cpu_kernels(cell, bidirectional, tmp_path):
-    # Keras' built-in LSTM and GRU trace cuDNN's CudnnRNNV3 into the graph
-    # when exported on a GPU, which no CPU can run; our cells have one code
-    # path on every device.
+def test_exports_traced_on_a_gpu_run_on_a_cpu(cell, bidirectional, monkeypatch, tmp_path):
+    """On a GPU, GRU and LSTM layers (ours, as Keras' own) run cuDNN, whose
+    ops have no CPU kernel. Here a GPU is simulated: the layers are built
+    and traced as on one, so the cuDNN ops enter the graph."""
+    import importlib
+
+    import kerasseq.layers.base
+
+    rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+
     task = tasks.get("weather")({"data": "nyc", "past": 12, "units": 3, "cell": cell,
                                  "bidirectional": bidirectional, "baselines": []})
-    target = export_saved_model(task.build_model(), tmp_path / "m", task=task)
-    assert graph_ops_without_cpu_kernels(target) == ([], [])
+    reference = task.build_model()
+    windows = next(iter(task.dataset("test")))[0].numpy()[:4]
+    expected = reference.predict(windows, verbose=0)
+    with monkeypatch.context() as gpu:
+        gpu.setattr(kerasseq.layers.base, "gpu_available", lambda: True)
+        gpu.setattr(rnn, "_is_gpu_available", lambda: True)
+        model = task.build_model()
+        model.set_weights(reference.get_weights())
+        portable = export_saved_model(model, tmp_path / "portable", task=task)
+        gpu_only = export_saved_model(model, tmp_path / "gpu_only", task=task, portable=False)
+    # The default export holds only ops a CPU runs, and serves as the model.
+    assert graph_ops_without_cpu_kernels(portable) == ([], [])
+    out = serve_in_fresh_process(portable, "serving_default", {"window": windows.tolist()})
+    np.testing.assert_allclose(out["forecast_24h"], expected[:, 0, 0], atol=1e-5)
+    missing, _ = graph_ops_without_cpu_kernels(gpu_only)
+    assert missing == ([] if cell == "elman" else ["CudnnRNNV3"])
 
 
 def test_a_cudnn_op_would_be_found(tmp_path):

@@ -6,6 +6,7 @@ raw-text models contain."""
 from kerasseq.layers.attention import AttentionPooling
 from kerasseq.layers.attention import TokenScores
 from kerasseq.layers.attention import WindowedAttention
+from kerasseq.layers.base import portable_loops
 from kerasseq.layers.elman import ElmanCell
 from kerasseq.layers.elman import ElmanRNN
 from kerasseq.layers.embedding import TiedEmbedding
@@ -21,5 +22,5 @@ from pipelines.preprocessing import standardize_text  # noqa: F401
 __all__ = [
     "ElmanCell", "ElmanRNN", "GRUCell", "GRU", "LSTMCell", "LSTM",
     "WindowedAttention", "AttentionPooling", "TokenScores", "MaskedGlobalPooling1D",
-    "TiedEmbedding", "TruncateTokens",
+    "TiedEmbedding", "TruncateTokens", "portable_loops",
 ]

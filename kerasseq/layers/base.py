@@ -14,7 +14,9 @@ states, and picks the implementation that runs the loop:
   training, activations outside `FUSED_ACTIVATIONS`).
 """
 
+import contextlib
 import inspect
+import threading
 
 import keras
 from keras import activations
@@ -61,6 +63,27 @@ def gpu_available():
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+_PORTABLE = threading.local()
+
+
+@contextlib.contextmanager
+def portable_loops():
+    """Within it, recurrent layers trace the fused TensorFlow loop, never the
+    cuDNN kernel: a graph traced on a GPU then runs on any device (cuDNN's
+    ops have no CPU kernel). `kerasseq.export` traces SavedModels so.
+
+    Example:
+    >>> with portable_loops():  # doctest: +SKIP
+    ...     concrete = tf.function(model).get_concrete_function(spec)
+    """
+    before = getattr(_PORTABLE, "active", False)
+    _PORTABLE.active = True
+    try:
+        yield
+    finally:
+        _PORTABLE.active = before
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -464,7 +487,8 @@ class RecurrentLayer(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if self.runs_cudnn and self.cell.whole_sequence_dropout(training):
+        portable = getattr(_PORTABLE, "active", False)
+        if self.runs_cudnn and not portable and self.cell.whole_sequence_dropout(training):
             try:
                 return self.cudnn_loop(
                     self._drop_inputs(sequences, training), initial_state, mask
