@@ -11,6 +11,14 @@ other pipeline is timed, and the chunk would then time the buffer. The time
 to the first batch (shuffle set-up, buffers) is reported on its own.
 Reported: medians over rounds.
 
+A second table times training steps of a GRU forecaster (32 units) fed
+by `forecast_dataset` (windows gathered on the host, copied to the
+accelerator batch by batch) and by `device_forecast_dataset` (start rows
+in, windows gathered on the accelerator by `WindowGather`), alternating
+STEPS steps at a time; each step includes fetching its batch. On a CPU the
+two gather the same rows on the same device, so the ratio shows what the
+device path costs; on a GPU, what the copies it saves were worth.
+
 Run: PYTHONPATH=. python bench/windows.py
 """
 
@@ -29,6 +37,7 @@ from pipelines.windows import windowed_dataset  # noqa: E402
 NUM_ROWS, NUM_COLUMNS = 420_551, 14
 ARGS = dict(sequence_length=120, sampling_rate=6, batch_size=256, shuffle=True, seed=0)
 CHUNK, ROUNDS = 20, 15
+STEPS, STEP_ROUNDS = 4, 15
 
 
 def time_chunk(dataset):
@@ -64,6 +73,37 @@ def main():
     for name in datasets:
         print(f"{name:6} {rate[name]:12,.0f} {first[name] * 1000:9,.0f} ms")
     print(f"ratio ours/keras {rate['ours'] / rate['keras']:.1f}")
+    training_steps(data)
+
+
+def training_steps(data):
+    """Steps/s of one model trained on host-gathered and device-gathered windows."""
+    from kerasseq.models import build_weather_model
+    from pipelines import device_forecast_dataset
+    from pipelines import forecast_dataset
+
+    keywords = dict(targets=1, past=ARGS["sequence_length"], sampling_rate=ARGS["sampling_rate"],
+                    horizons=24 * 6, batch_size=ARGS["batch_size"], shuffle=True, seed=0)
+    model = build_weather_model(num_features=NUM_COLUMNS, sequence_length=keywords["past"], cell="gru",
+                                units=32)
+    device, gather = device_forecast_dataset(data, **keywords)
+    wrapper = keras.Sequential([keras.Input((), dtype="int64"), gather, model])
+    wrapper.compile(optimizer=model.optimizer, loss=model.loss)
+    fed = {"host": (model, iter(forecast_dataset(data, **keywords).repeat())),
+           "device": (wrapper, iter(device.repeat()))}
+    timings = {name: [] for name in fed}
+    for _ in range(STEP_ROUNDS + 1):
+        for name, (trained, batches) in fed.items():
+            start = time.perf_counter()
+            for _ in range(STEPS):
+                trained.train_on_batch(*next(batches))
+            timings[name].append(STEPS / (time.perf_counter() - start))
+    rate = {name: statistics.median(ts[1:]) for name, ts in timings.items()}
+    print(f"\ntraining steps, GRU(32) forecaster, batch {ARGS['batch_size']}, past {keywords['past']} "
+          f"(medians of {STEP_ROUNDS} rounds of {STEPS} steps)")
+    for name in fed:
+        print(f"{name:6} {rate[name]:8.2f} steps/s")
+    print(f"ratio device/host {rate['device'] / rate['host']:.2f}")
 
 
 if __name__ == "__main__":

@@ -177,8 +177,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             above is kept.
     """
 
-    def __init__(self, directory, *, monitor, mode="min", callbacks=()):
+    def __init__(self, directory, *, monitor, mode="min", callbacks=(), saved=None):
         super().__init__()
+        self.saved = saved
         self.directory = Path(directory)
         self.monitor = monitor
         check_one_of("mode", mode, ["min", "max"], owner="TrainingCheckpoint")
@@ -227,7 +228,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         current = logs.get(self.monitor)
         if current is not None and self.better(current, self.best):
             self.best = float(current)
-            _write_atomically(self.directory / MODEL, self.model.save)
+            _write_atomically(self.directory / MODEL, (self.saved or self.model).save)
         self._write_backup(epoch)
         _write_atomically(self.directory / HISTORY, self._write_history)
 
@@ -336,7 +337,7 @@ def _epoch_stream(train, first, epochs):
 
 
 def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monitor="val_loss",
-        mode="min", verbose=None):
+        mode="min", verbose=None, saved=None):
     """`model.fit`, resumable: with `directory`, a fit that was killed at any
     point continues from its last finished epoch, as if it had not stopped.
 
@@ -358,6 +359,8 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
         monitor: the logged figure that picks the best model.
         mode: "min" if lower values of `monitor` are better, "max" if higher.
         verbose: Keras' verbosity (default: `default_verbose()`).
+        saved: the model `model.keras` holds, when `model` wraps it for
+            training only (e.g. behind a `pipelines.WindowGather`).
 
     Returns:
         `(history, seconds)`: every epoch's logs as a dict of lists, and the
@@ -368,7 +371,8 @@ def fit(model, train, validation, *, epochs, callbacks=(), directory=None, monit
     initial_epoch = 0
     if directory is not None:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        checkpoint = TrainingCheckpoint(directory, monitor=monitor, mode=mode, callbacks=callbacks)
+        checkpoint = TrainingCheckpoint(directory, monitor=monitor, mode=mode, callbacks=callbacks,
+                                        saved=saved)
         initial_epoch = checkpoint.initial_epoch
         initial_epoch = epochs if initial_epoch is None else initial_epoch
         callbacks = [*callbacks, checkpoint]

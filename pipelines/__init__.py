@@ -16,6 +16,8 @@ import importlib
 _EXPORTS = {
     "windowed_dataset": "windows",
     "forecast_dataset": "windows",
+    "device_forecast_dataset": "windows",
+    "WindowGather": "windows",
     "resolve_horizons": "windows",
     "load_csv": "tables",
     "interpolate_missing": "tables",

@@ -3,11 +3,14 @@
 `windowed_dataset` is a drop-in for `keras.utils.timeseries_dataset_from_array`
 that gathers a whole batch of windows with one `tf.gather`, where Keras maps
 one function per window. `forecast_dataset` builds `(past, future)` pairs for
-forecasting from a DataFrame, with horizons in rows or in time ("24h").
+forecasting from a DataFrame, with horizons in rows or in time ("24h");
+`device_forecast_dataset` the same pairs with the windows gathered on the
+accelerator by a `WindowGather` layer.
 """
 
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -147,6 +150,9 @@ def forecast_dataset(
     lies in `[start_index, end_index)`, so the samples of a validation split
     never look at the rows of the test split that follows it.
 
+    `device_forecast_dataset` yields the same samples with the windows
+    gathered on the accelerator instead of in the pipeline.
+
     To get the windows of Deep Learning with Python's Jena code instead
     (`timeseries_dataset_from_array` on `data[:-delay]`, whose targets may
     lie after `end_index`), add the largest horizon to `end_index`.
@@ -184,7 +190,122 @@ def forecast_dataset(
     >>> y[0].numpy().ravel().tolist()
     [6.0, 8.0]
     """
-    owner = "forecast_dataset"
+    plan = _forecast_plan(data, targets, features, past, sampling_rate, horizons, output_steps,
+                          batch_size, start_index, end_index, owner="forecast_dataset")
+    return _gather_windows(_as_tensor(plan.pop("series")), plan.pop("labels"), batch_size=batch_size,
+                           shuffle=shuffle, seed=seed, **plan)
+
+
+def device_forecast_dataset(
+    data,
+    *,
+    targets,
+    features=None,
+    past,
+    sampling_rate=1,
+    horizons=1,
+    output_steps=1,
+    batch_size=128,
+    shuffle=False,
+    seed=None,
+    start_index=None,
+    end_index=None,
+    gather=None,
+):
+    """`forecast_dataset` with the windows gathered where the model runs.
+
+    tf.data runs on the CPU, so with a GPU every batch of windows
+    `forecast_dataset` gathers is copied over. Here the series goes to the
+    accelerator once (the whole 8-year Jena file is about 23 MB), the
+    dataset yields each batch's window start rows (and the targets, a few
+    numbers per window), and a `WindowGather` layer put before the model
+    gathers the windows on the device. Same arguments, the same windows in
+    the same order as `forecast_dataset` (shuffled alike with the same seed),
+    and `gather`: the `WindowGather` of another split of the same data to
+    reuse (start rows count from the data's first row), so that the series
+    is on the device once; by default a new one.
+
+    Returns:
+        `(dataset, gather)`: a `tf.data.Dataset` of `(starts, y)` pairs,
+        `starts` int64 of shape `(batch_size,)`, and the `WindowGather` layer
+        mapping `starts` to the `(batch_size, past, num_features)` windows.
+
+    Example:
+    >>> data = np.arange(20.0).reshape(10, 2)
+    >>> ds, gather = device_forecast_dataset(data, targets=0, past=3, horizons=[1, 2])
+    >>> starts, y = next(iter(ds))
+    >>> gather(starts).shape, y.shape
+    (TensorShape([6, 3, 2]), TensorShape([6, 2, 1]))
+    """
+    owner = "device_forecast_dataset"
+    plan = _forecast_plan(data, targets, features, past, sampling_rate, horizons, output_steps,
+                          batch_size, start_index, end_index, owner=owner)
+    series = plan.pop("series")
+    if gather is None:
+        gather = WindowGather(series, plan["input_offsets"])
+    elif tuple(gather.series.shape) != series.shape or \
+            gather.offsets.numpy().tolist() != plan["input_offsets"].tolist():
+        raise ArgumentError(
+            "gather",
+            f"{owner} received a gather of a series of shape {tuple(gather.series.shape)} with window "
+            f"rows {gather.offsets.numpy().tolist()}, but these windows need a series of shape "
+            f"{series.shape} and rows {plan['input_offsets'].tolist()}. Pass the gather made for the "
+            "same data, past and sampling_rate, or gather=None.")
+    dataset = _gather_windows(None, plan.pop("labels"), batch_size=batch_size, shuffle=shuffle,
+                              seed=seed, **plan)
+    return dataset, gather
+
+
+class WindowGather(keras.layers.Layer):
+    """Gathers windows from their start rows, out of a series it holds on
+    the accelerator (the default device: a GPU when there is one).
+
+    Built by `device_forecast_dataset`; put it before a model that takes
+    windows, e.g. `keras.Sequential([gather, model])`, to train on the
+    start rows. It holds the series itself and is not saved: save the model
+    it feeds.
+
+    Args:
+        series: array of shape `(num_rows, num_features)`.
+        offsets: the rows of a window after its start row, e.g.
+            `np.arange(past) * sampling_rate`.
+
+    Example:
+    >>> gather = WindowGather(np.arange(10.0)[:, None], [0, 2])
+    >>> gather(np.array([0, 5])).numpy()[..., 0].tolist()
+    [[0.0, 2.0], [5.0, 7.0]]
+    """
+
+    def __init__(self, series, offsets, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        with tf.device(_accelerator()):
+            # identity copies the host constant to the device, once.
+            self.series = tf.identity(tf.constant(series, dtype=tf.float32))
+        self.offsets = tf.constant(np.asarray(offsets), dtype=tf.int64)
+
+    def call(self, starts):
+        # Rows of each window: a (batch, past) index, or (past,) for one start.
+        rows = tf.expand_dims(tf.cast(starts, tf.int64), -1) + self.offsets
+        return tf.gather(self.series, rows)
+
+    def compute_output_shape(self, starts_shape):
+        return (*starts_shape, int(self.offsets.shape[0]), int(self.series.shape[1]))
+
+    def get_config(self):
+        raise NotImplementedError("WindowGather holds its series and is not saved. Save the model it "
+                                  "feeds, e.g. model.save(...) rather than keras.Sequential([gather, "
+                                  "model]).save(...).")
+
+
+def _accelerator():
+    gpus = tf.config.list_logical_devices("GPU")
+    return gpus[0].name if gpus else "/CPU:0"
+
+
+def _forecast_plan(data, targets, features, past, sampling_rate, horizons, output_steps, batch_size,
+                   start_index, end_index, *, owner):
+    """The checked arguments of `_gather_windows` for a forecast dataset:
+    series, labels, first start, window count, offsets."""
     values, index, names, target_cols, feature_cols = _select_columns(
         data, targets, features
     )
@@ -223,18 +344,17 @@ def forecast_dataset(
         )
     # x's last row is `first + span - 1`, so targets are at
     # `first + span - 1 + offset`.
-    return _gather_windows(
-        _as_tensor(values[:, feature_cols]),
-        _as_tensor(values[:, target_cols]),
+    return dict(
+        series=values[:, feature_cols],
+        labels=_as_tensor(values[:, target_cols]),
         first_start=start,
         num_windows=num_windows,
         stride=1,
         input_offsets=np.arange(past) * sampling_rate,
         target_offsets=np.asarray(offsets) + span - 1,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        seed=seed,
     )
+
+
 
 
 def resolve_horizons(horizons, *, index=None, sampling_rate=1, output_steps=1):
@@ -474,13 +594,15 @@ def _gather_windows(
     Window `i` starts at row `first = first_start + i * stride`; its label is
     `labels[first + target_offsets]`. Only window numbers go through
     shuffle and batch; the rows of a whole batch are gathered at once.
+    With `series=None` the start rows stand for the windows (`WindowGather`
+    gathers them later).
     """
     input_offsets = tf.constant(input_offsets, dtype=tf.int64)
     target_offsets = tf.constant(target_offsets, dtype=tf.int64)
 
     def windows(i):
         first = first_start + i * stride
-        x = tf.gather(series, first[:, None] + input_offsets)
+        x = first if series is None else tf.gather(series, first[:, None] + input_offsets)
         if labels is None:
             return x
         if target_offsets.shape.rank:

@@ -207,7 +207,7 @@ class Task(abc.ABC):
         return self.fit(model, verbose=verbose)
 
     def fit(self, model, *, seed=None, callbacks=(), directory=None, verbose=None, train=None,
-            validation=None, epochs=None, monitor=None, mode=None):
+            validation=None, epochs=None, monitor=None, mode=None, saved=None):
         """Trains `model` with early stopping on `monitor` (the best epoch's
         weights restored) and a halved learning rate on plateaus.
 
@@ -220,12 +220,15 @@ class Task(abc.ABC):
             verbose: Keras' verbosity (default: a progress bar on a
                 terminal, one line per epoch otherwise).
             train: a batched `tf.data.Dataset` to train on instead of the
-                task's training split (the same batches every epoch).
+                task's training split (the same batches every epoch), or a
+                function from an epoch number to that epoch's dataset.
             validation: a batched dataset instead of the validation split.
             epochs: the most epochs (default: the config's).
             monitor: the logged figure that picks the best epoch and stops
                 training, with `mode` ("min" or "max"); default: the task's
                 `monitor` (a tuning job passes its objective).
+            saved: the model the checkpoints save, when `model` wraps it
+                for training only (see `kerasseq.runs.fit`).
 
         Returns:
             `(history, seconds)`: the history as a dict of lists over every
@@ -256,7 +259,7 @@ class Task(abc.ABC):
             # so that a resumed fit shuffles as the uninterrupted one.
             def train(epoch):
                 return self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch))
-        else:
+        elif not callable(train):
             given = train
 
             def train(epoch):
@@ -264,7 +267,7 @@ class Task(abc.ABC):
         return runs.fit(
             model, train, self.dataset("val") if validation is None else validation,
             epochs=epochs or self.config.epochs, callbacks=[stop, slow_down, *callbacks],
-            directory=directory, monitor=monitor, mode=mode, verbose=verbose,
+            directory=directory, monitor=monitor, mode=mode, verbose=verbose, saved=saved,
         )
 
     def evaluate(self, model, splits=("val", "test")):

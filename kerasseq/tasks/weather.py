@@ -93,6 +93,10 @@ class WeatherConfig(TaskConfig):
     learning_rate: float = option(1e-3, group="training", help="Adam's learning rate")
     loss: str = option("mse", group="training", choices=list(LOSSES),
                        help="training loss of the recurrent model")
+    placement: str = option("auto", group="training", choices=["auto", "host", "device"],
+                            help="where training windows are gathered: in the tf.data pipeline on the "
+                                 "host, or on the accelerator, the series placed there once (auto: the "
+                                 "accelerator when TensorFlow sees a GPU)")
 
 
 def load_frame(config):
@@ -223,13 +227,15 @@ class WeatherTask(Task):
         `seed` (default: the config's) orders the shuffle."""
         from pipelines import forecast_dataset
 
+        return forecast_dataset(self.frame, **self._window_keywords(split, shuffle, seed))
+
+    def _window_keywords(self, split, shuffle, seed):
         start, end = self.bounds[split]
-        return forecast_dataset(
-            self.frame, targets=self.target, past=self.config.past,
-            sampling_rate=self.config.sampling_rate, horizons=self.horizons,
-            output_steps=self.config.output_steps, batch_size=self.config.batch_size,
-            shuffle=shuffle, seed=self.config.seed if seed is None else seed,
-            start_index=start, end_index=end,
+        return dict(
+            targets=self.target, past=self.config.past, sampling_rate=self.config.sampling_rate,
+            horizons=self.horizons, output_steps=self.config.output_steps,
+            batch_size=self.config.batch_size, shuffle=shuffle,
+            seed=self.config.seed if seed is None else seed, start_index=start, end_index=end,
         )
 
     def _shape_keywords(self):
@@ -347,6 +353,52 @@ class WeatherTask(Task):
                   f"a season of {self.config.season} it is the naive forecast.")
             del baselines["seasonal_naive"]
         return baselines
+
+    @property
+    def placement(self):
+        """Where training windows are gathered: "host" or "device"."""
+        if self.config.placement != "auto":
+            return self.config.placement
+        import tensorflow as tf
+
+        return "device" if tf.config.list_logical_devices("GPU") else "host"
+
+    def device_dataset(self, split, *, shuffle=False, seed=None):
+        """`dataset(split)` as window start rows and targets, for the task's
+        `pipelines.WindowGather` (`self.window_gather`, made at the first
+        call): the same samples, in the same order."""
+        from pipelines import device_forecast_dataset
+
+        dataset, self.window_gather = device_forecast_dataset(
+            self.frame, **self._window_keywords(split, shuffle, seed),
+            gather=getattr(self, "window_gather", None))
+        return dataset
+
+    def fit(self, model, *, seed=None, train=None, validation=None, **kwargs):
+        """`Task.fit`; where `placement` is "device", on the task's own
+        splits, `model` trains behind a `pipelines.WindowGather` on window
+        start rows (the same windows and order), and the checkpoints save
+        `model` itself."""
+        import keras
+
+        from kerasseq import runs
+
+        if self.placement == "host" or train is not None or validation is not None \
+                or not model.trainable_weights:
+            return super().fit(model, seed=seed, train=train, validation=validation, **kwargs)
+        seed = self.config.seed if seed is None else seed
+        validation = self.device_dataset("val")
+        wrapper = keras.Sequential([keras.Input((), dtype="int64"), self.window_gather, model],
+                                   name=f"{model.name}_on_device_windows")
+        config = model.get_compile_config()
+        wrapper.compile(optimizer=model.optimizer, loss=model.loss,
+                        metrics=[keras.metrics.get(keras.saving.deserialize_keras_object(m))
+                                 for m in config.get("metrics") or []])
+
+        def train(epoch):
+            return self.device_dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch))
+
+        return super().fit(wrapper, seed=seed, train=train, validation=validation, saved=model, **kwargs)
 
     def fit_baseline(self, name, model, *, verbose=2):
         """Fits the linear baseline by least squares (the best linear model of

@@ -309,3 +309,53 @@ def test_dlwp_windows_are_ours_with_end_index_moved_by_the_horizon(data_file):
     dlwp_test = forecast_dataset(df, targets="T (degC)", past=past, horizons=horizon, batch_size=4096,
                                  start_index=num_train + num_val, end_index=n - (past - 1))
     assert naive_mae(dlwp_test, 0) == pytest.approx(2.6249, abs=1e-4)
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("sampling_rate, horizons, output_steps, indices",
+                         [(1, "24h", 1, (None, None)), (3, ["6h", "12h"], 1, (100, 2000)),
+                          (2, "1h", 4, (50, None))])
+def test_device_windows_are_the_host_windows_element_by_element(
+        batch_size, shuffle, sampling_rate, horizons, output_steps, indices):
+    from pipelines import device_forecast_dataset
+    from pipelines import load_nyc_weather
+
+    frame = load_nyc_weather()
+    keywords = dict(targets="temp", features=["temp", "dewp", "humid", "pressure"], past=24,
+                    sampling_rate=sampling_rate, horizons=horizons, output_steps=output_steps,
+                    batch_size=batch_size, shuffle=shuffle, seed=3, start_index=indices[0],
+                    end_index=indices[1])
+    host = forecast_dataset(frame, **keywords)
+    device, gather = device_forecast_dataset(frame, **keywords)
+    count = 0
+    for (x, y), (starts, y_device) in zip(host, device, strict=True):
+        assert starts.dtype == tf.int64
+        np.testing.assert_array_equal(gather(starts).numpy(), x.numpy())
+        np.testing.assert_array_equal(y_device.numpy(), y.numpy())
+        count += 1
+    assert count > 0  # zip(strict=True): the same number of elements
+
+
+def test_window_gather_trains_a_model_as_the_host_windows_do():
+    import keras
+
+    from pipelines import device_forecast_dataset
+
+    data = np.random.default_rng(0).normal(size=(300, 3)).astype("float32")
+    keywords = dict(targets=0, past=8, horizons=2, batch_size=16, shuffle=True, seed=1)
+    histories = []
+    for placement in ("host", "device"):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 3)), keras.layers.Flatten(), keras.layers.Dense(1),
+                                  keras.layers.Reshape((1, 1))])
+        if placement == "host":
+            trained, dataset = model, forecast_dataset(data, **keywords)
+        else:
+            dataset, gather = device_forecast_dataset(data, **keywords)
+            trained = keras.Sequential([keras.Input((), dtype="int64"), gather, model])
+        trained.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+        histories.append(trained.fit(dataset, epochs=2, verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="WindowGather holds its series and is not saved"):
+        gather.get_config()

@@ -253,3 +253,32 @@ def test_a_season_that_is_no_period_is_an_error_on_entry():
             "WeatherTask received season='7x', which is not a period of synthetic.csv: ")) as error:
         synthetic_task(season="7x")
     assert error.value.argument == "season"
+
+
+def test_device_placement_trains_as_the_host_one_and_checkpoints_the_forecaster(tmp_path):
+    import keras
+
+    histories, weights = {}, {}
+    for placement in ("host", "device"):
+        task = synthetic_task(epochs=3, placement=placement)
+        assert task.placement == placement
+        model = task.build_model()
+        histories[placement], _ = task.fit(model, verbose=0, directory=tmp_path / placement)
+        weights[placement] = model.get_weights()
+    assert histories["device"] == histories["host"]
+    for device, host in zip(weights["device"], weights["host"]):
+        np.testing.assert_array_equal(device, host)
+    # The checkpoint is the forecaster, which takes windows.
+    saved = keras.saving.load_model(tmp_path / "device" / "model.keras")
+    assert saved.input_shape == (None, 6, 3)
+    # A device fit stopped after 2 epochs resumes to the same 3 epochs.
+    task = synthetic_task(epochs=2, placement="device")
+    task.fit(task.build_model(), verbose=0, directory=tmp_path / "resumed")
+    task = synthetic_task(epochs=3, placement="device")
+    resumed, _ = task.fit(task.build_model(), verbose=0, directory=tmp_path / "resumed")
+    assert resumed == histories["host"]
+    # auto: on the accelerator where there is a GPU, else on the host.
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_logical_devices("GPU"))
+    assert synthetic_task(placement="auto").placement == ("device" if gpu else "host")
