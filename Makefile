@@ -32,6 +32,7 @@ bench: $(INSTALLED)
 	$(PY) bench/attention.py
 	$(PY) bench/lm.py
 	$(PY) bench/serving.py
+	$(PY) bench/distributed.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -70,6 +70,11 @@ def _add_task_parser(subparsers, task_class, command="train"):
         return
     parser.add_argument("--out", required=True, help=f"run directory, e.g. runs/{name}")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    groups["training"].add_argument("--workers", type=int, default=None,
+                                    help="with --local: train as a MultiWorkerMirroredStrategy cluster "
+                                         "of this many processes")
+    groups["training"].add_argument("--local", action="store_true",
+                                    help="start the --workers processes on this machine (loopback ports)")
     parser.set_defaults(run=train, task_class=task_class)
 
 
@@ -155,6 +160,15 @@ def _given_options(args):
 def train(args):
     from kerasseq import runs
 
+    if args.workers is not None or args.local:
+        from kerasseq.distribute import launch_local
+
+        if not args.local or args.workers is None:
+            raise ArgumentError("workers", "--workers N and --local go together: they start N processes "
+                                           "on this machine. Across machines, set TF_CONFIG on each and "
+                                           "run with --strategy multi_worker.")
+        launch_local(args.argv, workers=args.workers, out=args.out)
+        return
     task_class = args.task_class
     task = task_class(task_class.config_class.from_json(_given_options(args)))
     runs.train(task, args.out, overwrite=args.overwrite)
@@ -240,9 +254,10 @@ def main(argv=None):
         print(f"kerasseq: error: {prefix}{error}", file=sys.stderr)
         return 2
     except RuntimeError as error:
-        if args.run is not tune:
+        if args.run is not tune and not getattr(args, "local", False):
             raise
-        # A search with no completed trial, or stopped by failures.
+        # A search with no completed trial, or stopped by failures; a
+        # local cluster whose worker failed.
         print(f"kerasseq: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -329,7 +329,9 @@ def _epoch_stream(train, first, epochs):
         raise ArgumentError("train", "fit received an endless training dataset (it repeats). An epoch "
                                      "is one pass: drop the .repeat(), or cut it with .take(steps).")
     if steps < 0:
-        steps = int(parts[0].reduce(0, lambda count, _: count + 1))
+        # Counted on a dataset of its own: a pass over parts[0] would move
+        # a reshuffling dataset on to its next order.
+        steps = int(train(first).reduce(0, lambda count, _: count + 1))
     stream = parts[0]
     for part in parts[1:]:
         stream = stream.concatenate(part)
@@ -485,12 +487,19 @@ def _train_member(task, directory, seed):
         print(f"Seed {seed}: trained before, loaded from {directory}")
         history = json.loads(done.read_text())
         return keras.saving.load_model(directory / MODEL), history["seconds"], history["history"]
-    model = task.build_model(seed=seed)
+    strategy = task.strategy
+    with strategy.scope():
+        model = task.build_model(seed=seed)
     print(f"{model.name} (seed {seed}): {model.count_params():,} parameters")
     logs = keras.callbacks.TensorBoard(str(directory / "logs"))
     history, seconds = task.fit(model, seed=seed, callbacks=[logs], directory=directory)
     write_training_record(directory, seed=seed, seconds=seconds, history=history)
     remove_backup(directory)
+    if strategy.num_replicas_in_sync > 1:
+        # Evaluated, averaged and saved by each process on its own.
+        trained = model
+        model = task.build_model(seed=seed)
+        model.set_weights(trained.get_weights())
     return model, seconds, history
 
 

@@ -12,25 +12,21 @@ on each with those variables set (see the README).
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from kerasseq.processes import free_port
+from kerasseq.processes import stop as _stop
+from kerasseq.processes import strip_flags
+from kerasseq.processes import tail as _tail
 from kerasseq.validation import ArgumentError
 from kerasseq.validation import check_positive_int
 
 # Flags that only the launching command has.
 _LAUNCHER_FLAGS = {"--distributed": 0, "--workers": 1, "--overwrite": 0}
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def environment(tuner_id, port, ip="127.0.0.1"):
@@ -54,40 +50,13 @@ def environment(tuner_id, port, ip="127.0.0.1"):
 
 def worker_arguments(argv):
     """`kerasseq` arguments without the launcher's own flags."""
-    kept, skip = [], 0
-    for arg in argv:
-        if skip:
-            skip -= 1
-            continue
-        name = arg.split("=", 1)[0]
-        if name in _LAUNCHER_FLAGS:
-            skip = _LAUNCHER_FLAGS[name] if "=" not in arg else 0
-            continue
-        kept.append(arg)
-    return kept
+    return strip_flags(argv, _LAUNCHER_FLAGS)
 
 
 def _listening(port):
     with socket.socket() as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _tail(path, lines=20):
-    text = Path(path).read_text(errors="replace").strip().splitlines() if Path(path).exists() else []
-    return "\n".join(text[-lines:])
-
-
-def _stop(processes):
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def launch(argv, *, workers, out, overwrite=False, start_timeout=300, max_restarts=2):

@@ -59,6 +59,11 @@ class TaskConfig:
     seed: int = option(0, group="training", help="seed of the weights, shuffle and dropout")
     ensemble: int = option(1, group="training",
                            help="train N models from seeds SEED..SEED+N-1 and average them")
+    strategy: str = option("auto", group="training", choices=["auto", "default", "mirrored", "multi_worker"],
+                           help="tf.distribute strategy: default (one device), mirrored (this machine's "
+                                "GPUs), multi_worker (the cluster in TF_CONFIG); auto picks multi_worker "
+                                "with TF_CONFIG, mirrored with several GPUs, else default. batch_size is "
+                                "per replica: a batch holds batch_size x replicas")
 
     def to_json(self):
         """The fields as a JSON-ready dict (tuples become lists)."""
@@ -140,6 +145,13 @@ class Task(abc.ABC):
         for field in ("epochs", "batch_size", "ensemble"):
             check_positive_int(field, getattr(config, field), owner=type(self).__name__,
                                example=f"{field}=3")
+        from kerasseq.distribute import cluster_config
+        from kerasseq.distribute import get_strategy
+
+        if config.strategy == "multi_worker" or (config.strategy == "auto" and cluster_config()):
+            # TensorFlow sets up collective ops only before its first op,
+            # which loading the data may run.
+            get_strategy(config.strategy)
         unknown = [b for b in getattr(config, "baselines", None) or [] if b not in self.baseline_names]
         if unknown:
             raise ArgumentError(
@@ -181,6 +193,19 @@ class Task(abc.ABC):
         return argument if argument in options else cls.keywords.get(argument)
 
     @property
+    def strategy(self):
+        """The `tf.distribute.Strategy` of the config's `strategy`."""
+        from kerasseq.distribute import get_strategy
+
+        return get_strategy(self.config.strategy)
+
+    def global_batch_size(self, model):
+        """Examples per step of `model`'s strategy: `batch_size` per replica,
+        or None for one replica (the config's `batch_size`)."""
+        replicas = model.distribute_strategy.num_replicas_in_sync
+        return self.config.batch_size * replicas if replicas > 1 else None
+
+    @property
     def seeds(self):
         """One seed per ensemble member: `seed`, `seed + 1`, ..."""
         return [self.config.seed + k for k in range(self.config.ensemble)]
@@ -191,8 +216,9 @@ class Task(abc.ABC):
         return "model"
 
     @abc.abstractmethod
-    def dataset(self, split, *, shuffle=False, seed=None):
-        """The `tf.data.Dataset` of `split` ("train", "val" or "test"), batched."""
+    def dataset(self, split, *, shuffle=False, seed=None, batch_size=None):
+        """The `tf.data.Dataset` of `split` ("train", "val" or "test"),
+        batched (`batch_size`, default: the config's)."""
 
     @abc.abstractmethod
     def build_model(self, *, seed=None):
@@ -230,6 +256,10 @@ class Task(abc.ABC):
             saved: the model the checkpoints save, when `model` wraps it
                 for training only (see `kerasseq.runs.fit`).
 
+        Under a strategy with several replicas the task's own batches hold
+        `batch_size` examples per replica; batches given as `train` or
+        `validation` are taken as global batches.
+
         Returns:
             `(history, seconds)`: the history as a dict of lists over every
             epoch (also those before a resume), or None for a model with
@@ -254,18 +284,25 @@ class Task(abc.ABC):
             monitor=self.plateau_monitor, mode="min", factor=0.5,
             patience=max(1, self.config.patience // 2), verbose=verbose,
         )
+        batch_size = self.global_batch_size(model)
+        # Only when distributed, so that tasks whose `dataset` predates the
+        # keyword train as before on one replica.
+        batches = {} if batch_size is None else {"batch_size": batch_size}
         if train is None:
             # A new order each epoch, drawn from the seed and the epoch alone,
             # so that a resumed fit shuffles as the uninterrupted one.
             def train(epoch):
-                return self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch))
+                return self.dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch), **batches)
         elif not callable(train):
             given = train
 
             def train(epoch):
                 return given
+        validation = self.dataset("val", **batches) if validation is None else validation
+        if batch_size is not None:
+            train, validation = _sharded_by_batch(train), _sharded_by_batch(validation)
         return runs.fit(
-            model, train, self.dataset("val") if validation is None else validation,
+            model, train, validation,
             epochs=epochs or self.config.epochs, callbacks=[stop, slow_down, *callbacks],
             directory=directory, monitor=monitor, mode=mode, verbose=verbose, saved=saved,
         )
@@ -324,3 +361,15 @@ class Task(abc.ABC):
 
         analysis.plot_losses({k: v for k, v in histories.items() if v}, directory / "loss.png")
 
+
+def _sharded_by_batch(datasets):
+    """`datasets` (a dataset, or a function from an epoch to one) sharded
+    batch by batch: under a strategy each replica takes its part of every
+    global batch, whole windows or texts."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    if callable(datasets):
+        return lambda epoch: datasets(epoch).with_options(options)
+    return datasets.with_options(options)

@@ -172,23 +172,25 @@ class LanguageModelTask(Task):
     def model_name(self):
         return f"{self.config.cell}_lm"
 
-    def dataset(self, split, *, shuffle=False, seed=None):
+    def dataset(self, split, *, shuffle=False, seed=None, batch_size=None):
         """Batches of `split`. Training: BPTT rows (a stateful model; the
         start offset drawn from `seed` when shuffled) or shuffled windows.
-        Validation and test: every token once, `(x, y, weights)`."""
+        Validation and test: every token once, `(x, y, weights)`.
+        `batch_size` overrides the config's."""
         from pipelines.lm import bptt_dataset
         from pipelines.lm import window_dataset
 
         c = self.config
         ids = self.corpus.split(split)
         seed = c.seed if seed is None else seed
+        batch_size = batch_size or c.batch_size
         if split != "train":
-            return bptt_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, drop_remainder=False)
+            return bptt_dataset(ids, batch_size=batch_size, seq_len=c.seq_len, drop_remainder=False)
         if not c.stateful:
-            return window_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, shuffle=shuffle,
+            return window_dataset(ids, batch_size=batch_size, seq_len=c.seq_len, shuffle=shuffle,
                                   seed=seed)
         offset = int(np.random.default_rng(seed).integers(c.seq_len)) if shuffle else 0
-        return bptt_dataset(ids, batch_size=c.batch_size, seq_len=c.seq_len, offset=offset)
+        return bptt_dataset(ids, batch_size=batch_size, seq_len=c.seq_len, offset=offset)
 
     def build_model(self, *, seed=None, **overrides):
         """The configured recurrent LM, its initial weights drawn from `seed`."""
@@ -215,6 +217,11 @@ class LanguageModelTask(Task):
 
         from kerasseq.models.language import ResetStates
 
+        if self.config.stateful and model.distribute_strategy.num_replicas_in_sync > 1:
+            raise ArgumentError("strategy", f"A stateful language model carries its state from batch to "
+                                            f"batch, which {model.distribute_strategy.num_replicas_in_sync} "
+                                            "replicas cannot share. Train with --no-stateful (shuffled "
+                                            "windows) to distribute, or with --strategy default.")
         callbacks = [ResetStates(), *callbacks]
         after, decay = self.config.decay_after, self.config.lr_decay
         if after is not None:

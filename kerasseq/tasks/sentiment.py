@@ -230,14 +230,15 @@ class SentimentTask(Task):
             standardize=standardize_text, vocabulary=self.vocabulary[2:], name="vectorizer",
         )
 
-    def dataset(self, split, *, shuffle=False, seed=None):
+    def dataset(self, split, *, shuffle=False, seed=None, batch_size=None):
         """`(texts, labels)` batches of `split`, grouped by length; `seed`
-        (default: the config's) orders the shuffle."""
+        (default: the config's) orders the shuffle; `batch_size` overrides
+        the config's."""
         from pipelines.text import text_dataset
 
         texts, labels = self.splits[split]
         return text_dataset(
-            texts, labels, lengths=self.lengths[split], batch_size=self.config.batch_size,
+            texts, labels, lengths=self.lengths[split], batch_size=batch_size or self.config.batch_size,
             shuffle=shuffle, seed=self.config.seed if seed is None else seed,
         )
 

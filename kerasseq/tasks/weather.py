@@ -222,19 +222,19 @@ class WeatherTask(Task):
     def model_name(self):
         return self.config.cell
 
-    def dataset(self, split, *, shuffle=False, seed=None):
+    def dataset(self, split, *, shuffle=False, seed=None, batch_size=None):
         """The `(windows, targets)` dataset of `split` ("train", "val" or "test");
         `seed` (default: the config's) orders the shuffle."""
         from pipelines import forecast_dataset
 
-        return forecast_dataset(self.frame, **self._window_keywords(split, shuffle, seed))
+        return forecast_dataset(self.frame, **self._window_keywords(split, shuffle, seed, batch_size))
 
-    def _window_keywords(self, split, shuffle, seed):
+    def _window_keywords(self, split, shuffle, seed, batch_size):
         start, end = self.bounds[split]
         return dict(
             targets=self.target, past=self.config.past, sampling_rate=self.config.sampling_rate,
             horizons=self.horizons, output_steps=self.config.output_steps,
-            batch_size=self.config.batch_size, shuffle=shuffle,
+            batch_size=batch_size or self.config.batch_size, shuffle=shuffle,
             seed=self.config.seed if seed is None else seed, start_index=start, end_index=end,
         )
 
@@ -363,14 +363,14 @@ class WeatherTask(Task):
 
         return "device" if tf.config.list_logical_devices("GPU") else "host"
 
-    def device_dataset(self, split, *, shuffle=False, seed=None):
+    def device_dataset(self, split, *, shuffle=False, seed=None, batch_size=None):
         """`dataset(split)` as window start rows and targets, for the task's
         `pipelines.WindowGather` (`self.window_gather`, made at the first
         call): the same samples, in the same order."""
         from pipelines import device_forecast_dataset
 
         dataset, self.window_gather = device_forecast_dataset(
-            self.frame, **self._window_keywords(split, shuffle, seed),
+            self.frame, **self._window_keywords(split, shuffle, seed, batch_size),
             gather=getattr(self, "window_gather", None))
         return dataset
 
@@ -387,16 +387,20 @@ class WeatherTask(Task):
                 or not model.trainable_weights:
             return super().fit(model, seed=seed, train=train, validation=validation, **kwargs)
         seed = self.config.seed if seed is None else seed
-        validation = self.device_dataset("val")
-        wrapper = keras.Sequential([keras.Input((), dtype="int64"), self.window_gather, model],
-                                   name=f"{model.name}_on_device_windows")
-        config = model.get_compile_config()
-        wrapper.compile(optimizer=model.optimizer, loss=model.loss,
-                        metrics=[keras.metrics.get(keras.saving.deserialize_keras_object(m))
-                                 for m in config.get("metrics") or []])
+        batch_size = self.global_batch_size(model)
+        validation = self.device_dataset("val", batch_size=batch_size)
+        # In the model's strategy scope, so that the wrapper trains as it would.
+        with model.distribute_strategy.scope():
+            wrapper = keras.Sequential([keras.Input((), dtype="int64"), self.window_gather, model],
+                                       name=f"{model.name}_on_device_windows")
+            config = model.get_compile_config()
+            wrapper.compile(optimizer=model.optimizer, loss=model.loss,
+                            metrics=[keras.metrics.get(keras.saving.deserialize_keras_object(m))
+                                     for m in config.get("metrics") or []])
 
         def train(epoch):
-            return self.device_dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch))
+            return self.device_dataset("train", shuffle=True, seed=runs.epoch_seed(seed, epoch),
+                                       batch_size=batch_size)
 
         return super().fit(wrapper, seed=seed, train=train, validation=validation, saved=model, **kwargs)
 
