@@ -105,6 +105,13 @@ class GRUCell(GatedCell):
         return self.bias[0] if self.reset_after else self.bias
 
     def call(self, inputs, states, training=False):
+        h, _ = self.step_with_gates(inputs, states, training=training)
+        return h, ([h] if isinstance(states, (list, tuple)) else h)
+
+    def step_with_gates(self, inputs, states, training=False):
+        """One step: the new hidden state and the gates' values,
+        `{"update": z, "reset": r, "candidate": h~}` (h = z h_prev + (1 - z) h~),
+        each `(batch, units)`; `kerasseq.analysis.gate_trace` reads them."""
         h = states[0] if isinstance(states, (list, tuple)) else states
         input_mask, recurrent_mask = self.step_masks(inputs, h, training)
         x_z, x_r, x_h = self.project(inputs, self.kernel, input_mask)
@@ -127,7 +134,7 @@ class GRUCell(GatedCell):
         else:
             hh = self.activation(x_h + ops.matmul(r * h_h, self.recurrent_kernel[:, 2 * units :]))
         h = z * h + (1 - z) * hh
-        return h, ([h] if isinstance(states, (list, tuple)) else h)
+        return h, {"update": z, "reset": r, "candidate": hh}
 
     def supports_cudnn(self):
         return super().supports_cudnn() and self.reset_after

@@ -111,6 +111,14 @@ class LSTMCell(GatedCell):
         return initializer
 
     def call(self, inputs, states, training=False):
+        (h, c), _ = self.step_with_gates(inputs, states, training=training)
+        return h, [h, c]
+
+    def step_with_gates(self, inputs, states, training=False):
+        """One step: the new `(h, c)` and the gates' values, `{"input": i,
+        "forget": f, "output": o, "candidate": g}` (c = f c_prev + i g,
+        h = o tanh(c)), each `(batch, units)`; `kerasseq.analysis.gate_trace`
+        reads them."""
         h, c = states
         input_mask, recurrent_mask = self.step_masks(inputs, h, training)
         g = [a + b for a, b in zip(
@@ -120,9 +128,11 @@ class LSTMCell(GatedCell):
         if self.use_bias:
             g = [a + b for a, b in zip(g, ops.split(self.bias, 4))]
         g_i, g_f, g_c, g_o = g
-        c = self.recurrent_activation(g_f) * c + self.recurrent_activation(g_i) * self.activation(g_c)
-        h = self.recurrent_activation(g_o) * self.activation(c)
-        return h, [h, c]
+        gates = {"input": self.recurrent_activation(g_i), "forget": self.recurrent_activation(g_f),
+                 "output": self.recurrent_activation(g_o), "candidate": self.activation(g_c)}
+        c = gates["forget"] * c + gates["input"] * gates["candidate"]
+        h = gates["output"] * self.activation(c)
+        return (h, c), gates
 
     def fused_sequence(self, x, initial_state, mask):
         from kerasseq.layers.fused_loops import lstm_sequence

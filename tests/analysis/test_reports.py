@@ -1,4 +1,4 @@
-"""Tests for `kerasseq.analysis`: the metrics table and the plots."""
+"""Tests for `kerasseq.analysis.reports`: the metrics table and the plots."""
 
 import pandas as pd
 

@@ -1,4 +1,4 @@
-"""Reading a run's results: the comparison table and the plots."""
+"""Reports of a run's results: the comparison table and the plots."""
 
 
 def metrics_table(models, splits=("val", "test")):
