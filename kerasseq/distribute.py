@@ -4,9 +4,10 @@ on this machine.
 
 `get_strategy("multi_worker")` is TensorFlow's `MultiWorkerMirroredStrategy`
 over the cluster of `TF_CONFIG` (one process per worker, the same command on
-each); `launch_local` starts such a cluster on loopback ports. Only the
-chief (worker 0, or the `chief` job) writes the run directory; the other
-workers keep theirs in a scratch directory.
+each); `launch_local` starts such a cluster on loopback ports, where only
+worker 0 (the chief) writes the run directory and the others train on a
+scratch copy. With a hand-written `TF_CONFIG`, give each worker an `--out`
+of its own.
 
 Example:
 >>> strategy = get_strategy("auto")  # doctest: +SKIP
@@ -84,16 +85,6 @@ def cluster_config():
     return config
 
 
-def is_chief():
-    """Whether this process writes the run: the only process, the `chief`
-    job, or worker 0 of a cluster without one."""
-    config = cluster_config()
-    if config is None:
-        return True
-    kind, index = config["task"]["type"], config["task"]["index"]
-    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in config["cluster"])
-
-
 def get_strategy(name="auto"):
     """The `tf.distribute.Strategy` named `name`, made once per process.
 
@@ -109,7 +100,8 @@ def get_strategy(name="auto"):
     import tensorflow as tf
 
     check_one_of("strategy", name, STRATEGIES, owner="get_strategy")
-    config = cluster_config()
+    # TF_CONFIG concerns these two only: a stray one leaves the others be.
+    config = cluster_config() if name in ("auto", "multi_worker") else None
     if name == "auto":
         # Physical devices: listing logical ones would start TensorFlow's
         # runtime, after which collective ops can no longer be set up.
@@ -131,7 +123,7 @@ def get_strategy(name="auto"):
     return _STRATEGY[name]
 
 
-def launch_local(argv, *, workers, out, poll=0.5, grace=300):
+def launch_local(argv, *, workers, out, poll=0.5):
     """Runs `kerasseq ARGV` as `workers` processes of one
     MultiWorkerMirroredStrategy cluster on loopback ports, and waits.
 
@@ -141,7 +133,8 @@ def launch_local(argv, *, workers, out, poll=0.5, grace=300):
     directory, their output in a log there, whose end is shown if the
     worker fails. If a worker fails, the others are stopped at once (no
     worker waits on a dead peer), and the command says so; running it
-    again resumes from the last finished epoch.
+    again resumes from the last finished epoch. Once the chief has
+    finished, the others are stopped.
 
     Args:
         argv: the `kerasseq train ...` arguments (the launcher's flags are
@@ -149,7 +142,6 @@ def launch_local(argv, *, workers, out, poll=0.5, grace=300):
         workers: the number of processes, 2 or more.
         out: the run directory (`--out`).
         poll: seconds between checks on the workers.
-        grace: seconds the others may run on once a worker has finished.
     """
     count = check_positive_int("workers", workers, owner="kerasseq train --local", example="--workers 2")
     if count < 2:
@@ -169,22 +161,24 @@ def launch_local(argv, *, workers, out, poll=0.5, grace=300):
     scratch = Path(tempfile.mkdtemp(prefix="kerasseq-workers-"))
     processes = []
     try:
+        # Every copy before any worker starts, so that all see the same run.
+        for index in range(1, count):
+            if out.exists() and "--overwrite" not in argv:
+                shutil.copytree(out, scratch / f"worker_{index}")
         for index in range(count):
-            env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                          "task": {"type": "worker", "index": index}})}
+            # One process would take each GPU's whole memory.
+            env = {**os.environ, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
             if index == 0:
                 processes.append(subprocess.Popen(command, env=env))
                 continue
             copy = scratch / f"worker_{index}"
-            if out.exists() and "--overwrite" not in argv:
-                shutil.copytree(out, copy)
             with open(scratch / f"worker_{index}.log", "w") as log:
                 processes.append(subprocess.Popen(_with_out(command, copy), env=env, stdout=log,
                                                   stderr=subprocess.STDOUT))
         print(f"Started {count} workers on {', '.join(cluster['worker'])} (process ids "
               f"{', '.join(str(p.pid) for p in processes)}); worker 0 writes {out}/", flush=True)
-        finished = None
-        while any(p.poll() is None for p in processes):
+        while True:
             failed = next(((i, p) for i, p in enumerate(processes) if p.poll() not in (None, 0)), None)
             if failed is not None:
                 index, process = failed
@@ -195,12 +189,10 @@ def launch_local(argv, *, workers, out, poll=0.5, grace=300):
                     " Run the same command to resume from the last finished epoch."
                 raise RuntimeError(f"Worker {index} exited ({process.returncode}); the other workers were "
                                    f"stopped.{log}{then}")
-            if finished is None and any(p.poll() == 0 for p in processes):
-                finished = time.monotonic()
-            if finished is not None and time.monotonic() - finished > grace:
-                raise RuntimeError(f"A worker finished, but others were still running {grace} s later; "
-                                   f"they were stopped. The chief's run in {out} is complete if worker 0 "
-                                   "finished.")
+            if processes[0].poll() == 0:
+                # The chief has written the run; the others only repeat its
+                # evaluation in their scratch copies.
+                return
             time.sleep(poll)
     finally:
         stop(processes)
@@ -223,6 +215,8 @@ def _check_port_free(address):
     if host not in local:
         return
     with socket.socket() as probe:
+        # As servers bind: a port a killed worker left in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", int(port)))
         except OSError as error:

@@ -106,10 +106,12 @@ class RunDirectory:
         return values
 
     def load_task(self):
-        """The task of the saved configuration, its data loaded."""
+        """The task of the saved configuration, its data loaded, on one
+        process (`evaluate` and `export` train nothing to distribute)."""
         from kerasseq import tasks
 
         values = self.read_config()
+        values["strategy"] = "default"
         task_class = tasks.get(values.pop("task"))
         task = task_class(task_class.config_class.from_json(values))
         task.check_assets(self.path)
@@ -207,11 +209,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         backup = self.directory / BACKUP
         # Built now (fit builds it at the first step) so that its saved
         # state, the learning rate included, has variables to load into.
-        if not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(backup / "last.weights.h5")
+        model = self.saved or self.model
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(backup / "last.weights.h5")
         arrays = np.load(backup / "arrays.npz")
-        for i, variable in enumerate(_seed_states(self.model)):
+        for i, variable in enumerate(_seed_states(model)):
             variable.assign(arrays[f"seed_{i}"])
         # A kill after the backup and before history.csv leaves it a row short.
         _write_atomically(self.directory / HISTORY, self._write_history)
@@ -237,8 +240,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         fresh = self.directory / f"{BACKUP}.new"
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
-        self.model.save_weights(fresh / "last.weights.h5")
-        arrays = {f"seed_{i}": np.asarray(v) for i, v in enumerate(_seed_states(self.model))}
+        # The saved model's own layout, whatever wraps it for training, so
+        # that a resume on another placement (host or device windows) loads it.
+        model = self.saved or self.model
+        model.save_weights(fresh / "last.weights.h5")
+        arrays = {f"seed_{i}": np.asarray(v) for i, v in enumerate(_seed_states(model))}
         values = []
         for i, callback in enumerate(self.tracked):
             attributes = next(a for kind, a in _STATE.items() if isinstance(callback, kind))

@@ -63,6 +63,22 @@ def test_two_local_workers_train_as_one_process_and_only_the_chief_writes(single
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     pids = re.search(r"process ids (\d+), (\d+)", result.stdout)
     assert pids, result.stdout[-2000:]
+    # Evaluated again in one process, as kerasseq evaluate and export do.
+    assert main(["evaluate", str(run)]) == 0
+    assert_same_run(run, single_run)
+
+
+def test_workers_that_all_fail_fail_the_command(tmp_path):
+    from tests.tasks.test_lm_task import write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus.txt")
+    result = kerasseq("train", "lm", "--data", str(corpus), "--units", "4", "--epochs", "1", "--baselines", "",
+                      "--workers", "2", "--local", "--out", str(tmp_path / "run"))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "A stateful language model carries its state from batch to batch, which 2 replicas cannot " \
+           "share. Train with --no-stateful" in result.stderr
+    assert "the other workers were stopped" in result.stderr and "Fix it and run again." in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_killed_worker_stops_the_job_and_the_same_command_resumes_it(single_run, tmp_path):

@@ -14,8 +14,9 @@ import numpy as np
 
 from kerasseq.validation import ArgumentError
 
-# Silhouette needs every pairwise distance: estimated on a sample beyond this.
-SILHOUETTE_SAMPLE = 5000
+# Silhouette and Dunn's index need every pairwise distance: beyond this
+# many points both are estimated on a sample of this size.
+SAMPLE = 5000
 
 
 def dunn_index(points, labels):
@@ -61,7 +62,8 @@ def cluster_report(embeddings, labels=None, *, k_range=range(2, 9), seed=0):
 
     Returns:
         A JSON-ready dict: `k`, and per k the lists `silhouette` (higher is
-        better), `dunn` (higher), `davies_bouldin` (lower), `bic` (of a
+        better), `dunn` (higher; both on a sample of `SAMPLE` points when
+        there are more), `davies_bouldin` (lower), `bic` (of a
         Gaussian mixture with diagonal covariances; lower), and with
         `labels` `adjusted_rand`; `best_k`, the k each measure prefers; and
         with `labels`, `labels`: the class partition's scores.
@@ -100,10 +102,11 @@ def _scores(points, assigned, seed):
     from sklearn.metrics import davies_bouldin_score
     from sklearn.metrics import silhouette_score
 
-    sample = SILHOUETTE_SAMPLE if len(points) > SILHOUETTE_SAMPLE else None
+    sample = SAMPLE if len(points) > SAMPLE else None
+    rows = np.random.default_rng(seed).choice(len(points), SAMPLE, replace=False) if sample else slice(None)
     return {
         "silhouette": float(silhouette_score(points, assigned, sample_size=sample, random_state=seed)),
-        "dunn": dunn_index(points, assigned),
+        "dunn": dunn_index(points[rows], np.asarray(assigned)[rows]),
         "davies_bouldin": float(davies_bouldin_score(points, assigned)),
     }
 

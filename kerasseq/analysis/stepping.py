@@ -9,8 +9,10 @@ def recurrent_layer(model, layer, *, owner):
     (default: the first), at the model's top level."""
     from kerasseq.layers.base import RecurrentLayer
 
-    found = [candidate for candidate in model._flatten_layers(include_self=False)
-             if isinstance(candidate, RecurrentLayer)]
+    # Top-level layers first: the default is the first of those.
+    nested = [candidate for candidate in model._flatten_layers(include_self=False)
+              if isinstance(candidate, RecurrentLayer)]
+    found = [c for c in nested if c in model.layers] + [c for c in nested if c not in model.layers]
     if isinstance(layer, str):
         found = [candidate for candidate in found if candidate.name == layer]
     elif layer is not None:

@@ -159,6 +159,11 @@ class LanguageModelTask(Task):
             # distributions, and each member would need its own state.
             raise ArgumentError("ensemble", f"{owner} received ensemble={c.ensemble}. Language models "
                                             "train one model per run: leave ensemble at 1.")
+        if c.stateful and c.strategy != "default":
+            # Checked before a run directory is made, so that the fix needs no --overwrite.
+            from kerasseq.distribute import get_strategy
+
+            _check_one_replica(get_strategy(c.strategy).num_replicas_in_sync)
         self.corpus = self.source = load_corpus(c) if corpus is None else corpus
         self.vocabulary = self.corpus.vocabulary
         self.splits = ("val", "test") if self.corpus.test is not None else ("val",)
@@ -217,11 +222,8 @@ class LanguageModelTask(Task):
 
         from kerasseq.models.language import ResetStates
 
-        if self.config.stateful and model.distribute_strategy.num_replicas_in_sync > 1:
-            raise ArgumentError("strategy", f"A stateful language model carries its state from batch to "
-                                            f"batch, which {model.distribute_strategy.num_replicas_in_sync} "
-                                            "replicas cannot share. Train with --no-stateful (shuffled "
-                                            "windows) to distribute, or with --strategy default.")
+        if self.config.stateful:
+            _check_one_replica(model.distribute_strategy.num_replicas_in_sync)
         callbacks = [ResetStates(), *callbacks]
         after, decay = self.config.decay_after, self.config.lr_decay
         if after is not None:
@@ -440,3 +442,11 @@ class LanguageModelTask(Task):
         chosen = np.random.default_rng(self.config.seed).choice(
             len(starts), min(self.config.samples, len(starts)), replace=False)
         return [vocabulary.join(tokens[starts[i]: starts[i] + take]).strip() for i in sorted(chosen)]
+
+
+def _check_one_replica(replicas):
+    if replicas > 1:
+        raise ArgumentError("strategy", f"A stateful language model carries its state from batch to batch, "
+                                        f"which {replicas} replicas cannot share. Train with --no-stateful "
+                                        "(shuffled windows) to distribute it, or in one process: "
+                                        "--strategy default, without --workers/--local.")

@@ -96,7 +96,7 @@ class WeatherConfig(TaskConfig):
     placement: str = option("auto", group="training", choices=["auto", "host", "device"],
                             help="where training windows are gathered: in the tf.data pipeline on the "
                                  "host, or on the accelerator, the series placed there once (auto: the "
-                                 "accelerator when TensorFlow sees a GPU)")
+                                 "accelerator when TensorFlow sees a GPU and the model has one replica)")
 
 
 def load_frame(config):
@@ -383,7 +383,10 @@ class WeatherTask(Task):
 
         from kerasseq import runs
 
-        if self.placement == "host" or train is not None or validation is not None \
+        # auto keeps several replicas on host windows: one copy of the
+        # series on the first GPU would be read by all of them.
+        several = model.distribute_strategy.num_replicas_in_sync > 1 and self.config.placement == "auto"
+        if self.placement == "host" or several or train is not None or validation is not None \
                 or not model.trainable_weights:
             return super().fit(model, seed=seed, train=train, validation=validation, **kwargs)
         seed = self.config.seed if seed is None else seed
