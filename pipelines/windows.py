@@ -292,9 +292,9 @@ class WindowGather(keras.layers.Layer):
         return (*starts_shape, int(self.offsets.shape[0]), int(self.series.shape[1]))
 
     def get_config(self):
-        raise NotImplementedError("WindowGather holds its series and is not saved. Save the model it "
-                                  "feeds, e.g. model.save(...) rather than keras.Sequential([gather, "
-                                  "model]).save(...).")
+        raise TypeError("WindowGather holds its series and is not saved. Save the model it "
+                        "feeds, e.g. model.save(...) rather than keras.Sequential([gather, "
+                        "model]).save(...).")
 
 
 def _accelerator():
