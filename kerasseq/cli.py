@@ -1,4 +1,5 @@
-"""The `kerasseq` command: `train TASK`, `evaluate RUN_DIR`, `tune TASK` and `export RUN_DIR`, for every registered task.
+"""The `kerasseq` command: `train TASK`, `evaluate RUN_DIR`, `tune TASK`, `export RUN_DIR` and
+`analyze gradients|gates|clusters RUN_DIR`, for every registered task.
 
 Each task's flags come from its config dataclass (`kerasseq.tasks.option`):
 the flag `--batch-size` is the field `batch_size`, one to one. A run lives in
@@ -19,6 +20,8 @@ from kerasseq.validation import ArgumentError
 COMMAND_FLAGS = {"overwrite": "--overwrite", "version": "--version", "tuner": "--tuner", "max_trials": "--max-trials",
                  "objective": "--objective", "space": "--space", "workers": "--workers",
                  "executions_per_trial": "--executions-per-trial"}
+# Options of `analyze`, by the keyword their errors name.
+ANALYZE_FLAGS = {"samples": "--samples", "text": "--text", "layer": "--layer", "split": "--split"}
 
 
 def _converter(parse):
@@ -139,6 +142,27 @@ def build_parser():
                                help="keep the cuDNN kernel where the recurrent layers use it (exported "
                                     "on a GPU: faster there, but no CPU can run the SavedModel)")
     export_parser.set_defaults(run=export)
+    analyze_parser = commands.add_parser(
+        "analyze", help="gradient flow, gate traces or hidden-state clusters of a run's model",
+        description="Analyses of a run's recurrent layer, written as PNG and JSON into RUN_DIR/analysis/: "
+                    "gradients (||dL/dh_t|| through time and the recurrent Jacobian's norm), gates (a "
+                    "GRU's or LSTM's gates step by step) or clusters (how the final hidden states "
+                    "cluster, against the classes where the task has them).",
+        epilog='example:\n  kerasseq analyze gradients runs/demo\n'
+               '  kerasseq analyze gates runs/imdb --text "the acting was not good at all"\n'
+               "  kerasseq analyze clusters runs/imdb --samples 2000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    analyze_parser.add_argument("analysis", choices=["gradients", "gates", "clusters"])
+    analyze_parser.add_argument("run_dir")
+    analyze_parser.add_argument("--split", default="test", choices=["val", "test"],
+                                help="the examples' split (default: test)")
+    analyze_parser.add_argument("--samples", type=int, default=None,
+                                help="examples to read (default: 32 for gradients, 2000 for clusters)")
+    analyze_parser.add_argument("--text", default=None, help="gates: the text to trace (text tasks)")
+    analyze_parser.add_argument("--layer", default=None, help="the recurrent layer (default: the first)")
+    analyze_parser.add_argument("--seed", type=int, default=0, help="seed of the examples drawn (default: 0)")
+    analyze_parser.set_defaults(run=analyze)
     tune_parser = commands.add_parser(
         "tune", help="search a task's hyperparameters with Keras Tuner",
         epilog="example:\n  kerasseq tune weather --data nyc --tuner random --max-trials 5 "
@@ -225,6 +249,15 @@ def tune(args):
     )
 
 
+def analyze(args):
+    import kerasseq  # noqa: F401  (registers the layers for load_model)
+    from kerasseq.analysis.commands import analyze_run
+
+    analyze_run(args.run_dir, args.analysis, split=args.split, samples=args.samples, text=args.text,
+                layer=args.layer, seed=args.seed)
+    print(f"Written to {args.run_dir}/analysis/{args.analysis}.png and .json")
+
+
 def evaluate(args):
     import kerasseq  # noqa: F401  (registers the layers for load_model)
     from kerasseq import runs
@@ -234,6 +267,8 @@ def evaluate(args):
 
 def _flag(args, argument):
     """The flag an error about keyword `argument` concerns, or None."""
+    if args.run is analyze:
+        return ANALYZE_FLAGS.get(argument)
     if argument in COMMAND_FLAGS and hasattr(args, "out"):
         return COMMAND_FLAGS[argument]
     task_class = getattr(args, "task_class", None)

@@ -116,6 +116,15 @@ class Vocabulary:
         break, or characters."""
         return split_tokens(text, self.level)
 
+    def tokenize_prompt(self, text):
+        """Tokens of `text` read as the start of a text: as `tokenize`,
+        but a last line without a line break is continued, not ended
+        with `<eos>`."""
+        tokens = self.tokenize(text)
+        if self.level == "word" and tokens and not text.rstrip(" \t").endswith(("\n", "\r")):
+            tokens = tokens[:-1]
+        return tokens
+
     def join(self, tokens):
         """Text from tokens: words joined by spaces, `<eos>` as a line break."""
         if self.level == "char":

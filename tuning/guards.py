@@ -7,6 +7,7 @@ cases into errors.
 """
 
 import importlib.util
+import math
 
 
 def require_tensorboard():
@@ -34,8 +35,10 @@ def check_trials(tuner):
     Returns:
         The number of completed trials.
     """
-    trials = list(tuner.oracle.trials.values())
-    completed = [t for t in trials if t.status == "COMPLETED"]
+    # In trial order: a reloaded oracle lists them in no set order.
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: (len(t.trial_id), t.trial_id))
+    completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None
+                 and math.isfinite(t.score)]
     if not completed:
         failed = [t for t in trials if t.status == "FAILED"]
         first = next((t.message for t in failed if t.message), None)

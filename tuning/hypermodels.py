@@ -111,6 +111,45 @@ def declare(hp, name, spec, *, integer=None):
     return hp.Fixed(name, spec)
 
 
+def space_of(hp, *, owner="space_of"):
+    """The search-space entries of a `keras_tuner.HyperParameters`: a
+    `Fixed` is its value, a `Choice` or `Boolean` a list, an `Int` or
+    `Float` a range dict; one parent condition becomes `when`.
+
+    Example:
+    >>> hp = keras_tuner.HyperParameters()
+    >>> _ = hp.Int("units", 16, 64, step=16)
+    >>> space_of(hp)
+    {'units': {'min': 16, 'max': 64, 'step': 16, 'sampling': 'linear'}}
+    """
+    from keras_tuner.src.engine import hyperparameters as kinds
+
+    space = {}
+    for item in hp.space:
+        config = item.get_config()
+        if isinstance(item, kinds.Fixed):
+            spec = config["value"]
+        elif isinstance(item, kinds.Boolean):
+            spec = [False, True]
+        elif isinstance(item, kinds.Choice):
+            spec = list(config["values"])
+        else:
+            spec = {"min": config["min_value"], "max": config["max_value"],
+                    **({"step": config["step"]} if config.get("step") is not None else {}),
+                    "sampling": config.get("sampling") or "linear"}
+        conditions = config.get("conditions") or []
+        if conditions:
+            if len(conditions) != 1 or not isinstance(spec, dict) or conditions[0]["class_name"] != "Parent":
+                raise ArgumentError("space", f"{owner} received a HyperParameters entry {item.name!r} "
+                                             "with conditions a search space cannot hold (one parent "
+                                             "condition on an Int or Float range). Pass it as "
+                                             "tune(..., hyperparameters=hp) instead.")
+            parent = conditions[0]["config"]
+            spec["when"] = {parent["name"]: list(parent["values"])}
+        space[item.name] = spec
+    return space
+
+
 class TaskHyperModel(keras_tuner.HyperModel):
     """A Keras Tuner hypermodel of a kerasseq task: one trial, one config.
 
@@ -120,7 +159,8 @@ class TaskHyperModel(keras_tuner.HyperModel):
             fields, or None for the task's defaults.
         space: changes to the default search space: config fields mapped to
             a fixed value, a list of choices or a range dict (see the
-            module's docstring); None as a value drops a default entry.
+            module's docstring); None as a value drops a default entry. A
+            `keras_tuner.HyperParameters` gives the same as entries.
         name: the hypermodel's name (default: the task's).
         tunable: as in `keras_tuner.HyperModel`.
 
@@ -163,11 +203,17 @@ class TaskHyperModel(keras_tuner.HyperModel):
         return {name: spec for name, spec in space.items() if name in fields}
 
     def search_space(self, changes=None):
-        """The default space updated with `changes`, checked against the
-        task's config fields."""
+        """The default space updated with `changes` (a dict, or a
+        `keras_tuner.HyperParameters`), checked against the task's config
+        fields."""
         owner = type(self).__name__
         fields = self.task.config_class.options()
         space = self.default_space()
+        if isinstance(changes, keras_tuner.HyperParameters):
+            changes = space_of(changes, owner=owner)
+        elif changes is not None and not isinstance(changes, dict):
+            raise ArgumentError("space", f"{owner} received space={changes!r}. Pass a dict of options "
+                                         "(e.g. {'units': [32, 64]}) or a keras_tuner.HyperParameters.")
         for name, spec in (changes or {}).items():
             if name not in fields:
                 raise ArgumentError(name, f"{owner} received a search space with {name!r}, which "

@@ -16,6 +16,7 @@ A job directory (`directory/project_name`) holds Keras Tuner's own files
 """
 
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -73,6 +74,11 @@ class _JobTuner:
             raise keras_tuner.errors.FatalValueError(
                 f"The objective {name!r} is not among the figures the model logs "
                 f"({sorted(results.history)}). Choose one of the 'val_' ones.")
+        if not any(math.isfinite(v) for v in results.history[name]):
+            # A NaN score would compare as neither better nor worse.
+            raise keras_tuner.errors.FailedTrialError(
+                f"The objective {name!r} was not finite in any epoch ({results.history[name]}): the "
+                "training diverged. A lower learning_rate or clipnorm may help.")
         return results
 
 
@@ -294,7 +300,8 @@ def best_trial(search):
     """The completed trial with the best objective (never a failed one)."""
     guards.check_trials(search)
     oracle = search.oracle
-    completed = [t for t in oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+    completed = [t for t in oracle.trials.values()
+                 if t.status == "COMPLETED" and t.score is not None and math.isfinite(t.score)]
     pick = max if oracle.objective.direction == "max" else min
     return pick(completed, key=lambda t: t.score)
 

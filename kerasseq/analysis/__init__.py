@@ -1,6 +1,7 @@
 """Reading models and runs: the comparison table and plots of a run
 (`reports`), gradient flow through time (`gradients`), gate values step by
-step (`gates`), and how well hidden representations cluster (`clusters`).
+step (`gates`), final hidden states (`states`) and how well they cluster
+(`clusters`); `commands` runs these on a run directory (`kerasseq analyze`).
 
 Example:
 >>> from kerasseq import analysis
@@ -10,6 +11,7 @@ Example:
 
 from kerasseq.analysis.clusters import cluster_report
 from kerasseq.analysis.clusters import dunn_index
+from kerasseq.analysis.clusters import plot_cluster_report
 from kerasseq.analysis.gates import gate_trace
 from kerasseq.analysis.gates import plot_gate_trace
 from kerasseq.analysis.gradients import gradient_flow
@@ -19,7 +21,8 @@ from kerasseq.analysis.reports import plot_forecast
 from kerasseq.analysis.reports import plot_losses
 from kerasseq.analysis.reports import plot_objective
 from kerasseq.analysis.reports import plot_roc
+from kerasseq.analysis.states import final_states
 
 __all__ = ["metrics_table", "plot_losses", "plot_forecast", "plot_roc", "plot_objective",
-           "cluster_report", "dunn_index", "gradient_flow", "plot_gradient_flow",
+           "cluster_report", "dunn_index", "plot_cluster_report", "final_states", "gradient_flow", "plot_gradient_flow",
            "gate_trace", "plot_gate_trace"]

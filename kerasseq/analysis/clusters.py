@@ -131,3 +131,44 @@ def _check(points, labels, *, owner):
         raise ArgumentError("labels", f"{owner} received {labels.size} labels for {len(points)} points. "
                                       "Pass one label per point.")
     return points, labels
+
+
+def plot_cluster_report(report, path, *, embeddings=None, labels=None, title=None):
+    """The measures of a `cluster_report` over k and, given the points, a
+    2-D projection of them (principal components) colored by `labels`.
+
+    Args:
+        report: a `cluster_report` result.
+        path: PNG file to write.
+        embeddings: optional points `(n, d)` to project.
+        labels: optional class labels of the points (their colors).
+        title: optional title.
+    """
+    from kerasseq.analysis.reports import _pyplot
+
+    pyplot = _pyplot()
+    panels = 3 if embeddings is not None else 2
+    figure, axes = pyplot.subplots(1, panels, figsize=(4.2 * panels, 3.6))
+    ks = report["k"]
+    for name, style in (("silhouette", "o-"), ("davies_bouldin", "s-"), ("dunn", "^-")):
+        axes[0].plot(ks, report[name], style, label=name.replace("_", "-"))
+    if "adjusted_rand" in report:
+        axes[0].plot(ks, report["adjusted_rand"], "x--", label="adjusted Rand vs labels")
+    axes[0].set_xlabel("k (k-means)")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(ks, report["bic"], "o-")
+    axes[1].set_xlabel("k (Gaussian mixture)")
+    axes[1].set_ylabel("BIC (lower is better)")
+    if embeddings is not None:
+        points = np.asarray(embeddings, dtype="float64")
+        centered = points - points.mean(axis=0)
+        _, _, basis = np.linalg.svd(centered, full_matrices=False)
+        projected = centered @ basis[:2].T
+        colors = {} if labels is None else {"c": np.asarray(labels), "cmap": "coolwarm"}
+        axes[2].scatter(projected[:, 0], projected[:, 1], s=4, alpha=0.5, **colors)
+        axes[2].set_xlabel("first principal component")
+        axes[2].set_ylabel("second")
+    figure.suptitle(title or "Clusters of the hidden states")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)

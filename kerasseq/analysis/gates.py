@@ -10,7 +10,7 @@ Example:
 import numpy as np
 
 from kerasseq.analysis.stepping import layer_sequences
-from kerasseq.analysis.stepping import recurrent_layer
+from kerasseq.analysis.stepping import analysed
 from kerasseq.analysis.stepping import zero_states
 from kerasseq.validation import ArgumentError
 
@@ -30,12 +30,12 @@ def gate_trace(model, inputs, *, layer=None):
         `output`; steps in the order the layer reads them.
     """
     owner = "gate_trace"
-    layer = recurrent_layer(model, layer, owner=owner)
+    model, layer = analysed(model, layer, owner=owner)
     cell = layer.cell
     if not hasattr(cell, "step_with_gates"):
         raise ArgumentError("layer", f"{owner} received {layer.name!r} ({type(layer).__name__}), which has no "
                                      "gates. Pass a model (or layer=) with a kerasseq GRU or LSTM.")
-    _, sequences = layer_sequences(model, layer, inputs, owner=owner)
+    _, sequences, _ = layer_sequences(model, layer, inputs, owner=owner)
     if int(sequences.shape[0]) != 1:
         raise ArgumentError("inputs", f"{owner} received a batch of {int(sequences.shape[0])} sequences. "
                                       "Pass one, e.g. inputs[:1].")

@@ -17,7 +17,7 @@ Example:
 import numpy as np
 
 from kerasseq.analysis.stepping import layer_sequences
-from kerasseq.analysis.stepping import recurrent_layer
+from kerasseq.analysis.stepping import analysed
 from kerasseq.analysis.stepping import zero_states
 from kerasseq.validation import ArgumentError
 
@@ -29,6 +29,8 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
         model: a functional Keras model with a kerasseq recurrent layer
             (`ElmanRNN`, `GRU` or `LSTM`, not wrapped in `Bidirectional`).
         inputs: a batch of the model's inputs, e.g. windows or texts.
+            Padded sequences (texts of different lengths) are stepped as
+            the layer steps them: a padding step keeps the state.
         targets: the batch's targets: the loss is the model's compiled
             loss, summed over the samples (so each sample's gradient is
             that of its own loss). None: the loss is the sum of the
@@ -39,72 +41,119 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
     Returns:
         A dict of NumPy arrays: `grad_norm` `(batch, T)`, ||dL/dh_t|| for
         each sample and step (steps in the order the layer reads them:
-        from the end with `go_backwards`); `mean`, its mean over the batch; `jacobian_norm`
-        `(batch, T - 1)`, the largest singular value of dh_t/dh_{t-1} for
-        t = 2..T (for an LSTM at fixed cell state c_{t-1}); and
-        `jacobian_mean`.
+        from the end with `go_backwards`; NaN at padding steps); `mean`,
+        its mean over the batch (over the samples a step is not padding
+        in); `by_distance`, the mean at 0, 1, 2, ... steps before each
+        sample's last step (the same as `mean` reversed without padding);
+        `jacobian_norm` `(batch, T - 1)`, the largest singular value of
+        dh_t/dh_{t-1} for t = 2..T (for an LSTM at fixed cell state
+        c_{t-1}; NaN where step t is padding); and `jacobian_mean`.
     """
     import keras
     import tensorflow as tf
 
     owner = "gradient_flow"
-    layer = recurrent_layer(model, layer, owner=owner)
+    model, layer = analysed(model, layer, owner=owner)
     if targets is not None and getattr(model, "loss", None) is None:
         raise ArgumentError("targets", f"{owner} received targets for a model that is not compiled, so "
                                        "it has no loss. Compile the model, or pass targets=None for the "
                                        "gradient of the sum of its outputs.")
-    feed, sequences = layer_sequences(model, layer, inputs, owner=owner)
+    feed, sequences, mask = layer_sequences(model, layer, inputs, owner=owner, padded=True)
     suffix = keras.Model([*model.inputs, layer.output], model.outputs)
     batch, steps = int(sequences.shape[0]), int(sequences.shape[1])
+    valid = np.ones((batch, steps), bool) if mask is None else np.asarray(mask, bool)
     cell = layer.cell
     states = zero_states(cell, batch, sequences.dtype)
-    hidden, jacobians, outputs = [], [], []
+    # A masked step repeats the previous output (zeros before the first
+    # step read), or gives zeros with zero_output_for_mask, as Keras' RNN.
+    output = tf.zeros_like(states[0])
+    hidden, previous, outputs = [], [], []
     with tf.GradientTape(persistent=True) as tape:
         for t in range(steps):
-            with tf.GradientTape() as step_tape:
-                step_tape.watch(states[0])
-                _, new_states = cell(sequences[:, t], states, training=False)
-                new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
-            if t > 0:
-                jacobians.append(_spectral_norms(step_tape.batch_jacobian(new_states[0], states[0])))
+            previous.append(states)
+            new_states = _step(cell, sequences[:, t], states)
+            if mask is not None:
+                new_states = [tf.where(mask[:, t, None], new, old) for new, old in zip(new_states, states)]
             states = new_states
             tape.watch(states[0])
             hidden.append(states[0])
             # Every kerasseq cell outputs its hidden state: the same tensor,
             # so the gradient at h_t takes both of its paths.
-            outputs.append(states[0])
+            if mask is None:
+                output = states[0]
+            else:
+                fill = tf.zeros_like(output) if layer.zero_output_for_mask else output
+                output = tf.where(mask[:, t, None], states[0], fill)
+            outputs.append(output)
         # With go_backwards, Keras returns the sequence in the order it read it.
-        result = tf.stack(outputs, axis=1) if layer.return_sequences else outputs[-1]
+        if layer.return_sequences:
+            result = tf.stack(outputs, axis=1)
+        elif mask is None:
+            result = states[0]
+        else:
+            kept = valid[:, -1] if layer.zero_output_for_mask else valid.any(axis=1)
+            result = tf.where(kept[:, None], states[0], tf.zeros_like(states[0]))
         predictions = suffix([*feed, result], training=False)
-        predictions = predictions[0] if isinstance(predictions, (list, tuple)) else predictions
+        if isinstance(predictions, (list, tuple)) and len(predictions) == 1:
+            predictions = predictions[0]
         if targets is None:
-            loss = tf.reduce_sum(predictions)
+            loss = tf.add_n([tf.reduce_sum(p) for p in tf.nest.flatten(predictions)])
         else:
             loss = model.compute_loss(x=None, y=targets, y_pred=predictions) * batch
     gradients = tape.gradient(loss, hidden)
     del tape
+    # One traced function for every step's Jacobian: eager `batch_jacobian`
+    # would trace its vectorized loop again at each step.
+    jacobian = tf.function(lambda x, states: _spectral_norm(
+        _state_jacobian(cell, x, states)), reduce_retracing=True)
+    jacobians = [jacobian(sequences[:, t], previous[t]).numpy() for t in range(1, steps)]
     norms = np.stack([tf.norm(g, axis=-1).numpy() for g in gradients], axis=1)
+    norms[~valid] = np.nan
     jacobian_norms = np.stack(jacobians, axis=1) if jacobians else np.zeros((batch, 0))
-    return {"grad_norm": norms, "mean": norms.mean(axis=0), "jacobian_norm": jacobian_norms,
-            "jacobian_mean": jacobian_norms.mean(axis=0)}
+    jacobian_norms[~valid[:, 1:]] = np.nan
+    return {"grad_norm": norms, "mean": _nanmean(norms), "by_distance": _by_distance(norms, valid),
+            "jacobian_norm": jacobian_norms, "jacobian_mean": _nanmean(jacobian_norms)}
 
 
-def plot_gradient_flow(flows, path, *, title=None):
+def _nanmean(values):
+    """The mean over axis 0 of the entries that are not NaN (NaN where all are)."""
+    counts = (~np.isnan(values)).sum(axis=0)
+    return np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1), np.nan)
+
+
+def _by_distance(norms, valid):
+    """The mean of `norms` at each distance before each row's last valid step."""
+    aligned = np.full(norms.shape, np.nan)
+    for row, (values, keep) in enumerate(zip(norms, valid)):
+        read = values[keep]
+        aligned[row, :len(read)] = read[::-1]
+    return _nanmean(aligned)
+
+
+def plot_gradient_flow(flows, path, *, title=None, by="step"):
     """||dL/dh_t|| over t on a log scale, one curve per model.
 
     Args:
         flows: dict of a model's name to its `gradient_flow` result.
         path: PNG file to write.
         title: optional title.
+        by: "step" (t = 1..T, the loss read after the last) or
+            "distance" (steps before each sequence's last step; for
+            sequences of different lengths).
     """
     from kerasseq.analysis.reports import _pyplot
 
     pyplot = _pyplot()
     figure, axis = pyplot.subplots(figsize=(7, 4))
+    if by not in ("step", "distance"):
+        raise ArgumentError("by", f"plot_gradient_flow received by={by!r}. Pass by='step' or by='distance'.")
+    key = "mean" if by == "step" else "by_distance"
     for name, flow in flows.items():
-        axis.plot(np.arange(1, len(flow["mean"]) + 1), flow["mean"], label=name)
+        curve = np.asarray(flow[key])
+        axis.plot(np.arange(1, len(curve) + 1) if by == "step" else np.arange(len(curve)), curve, label=name)
     axis.set_yscale("log")
-    axis.set_xlabel("time step t (the loss is read after the last)")
+    axis.set_xlabel("time step t (the loss is read after the last)" if by == "step"
+                    else "steps before the sequence's last step")
     axis.set_ylabel("mean ||dL/dh_t||")
     axis.set_title(title or "Gradient flow through time")
     axis.legend()
@@ -113,7 +162,22 @@ def plot_gradient_flow(flows, path, *, title=None):
     pyplot.close(figure)
 
 
-def _spectral_norms(jacobians):
+def _step(cell, x, states):
+    _, new_states = cell(x, states, training=False)
+    return list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+
+
+def _state_jacobian(cell, x, states):
+    """dh_t/dh_{t-1} `(batch, units, units)` at `states` (other states fixed)."""
     import tensorflow as tf
 
-    return tf.linalg.svd(jacobians, compute_uv=False)[:, 0].numpy()
+    with tf.GradientTape() as tape:
+        tape.watch(states[0])
+        hidden = _step(cell, x, states)[0]
+    return tape.batch_jacobian(hidden, states[0])
+
+
+def _spectral_norm(jacobians):
+    import tensorflow as tf
+
+    return tf.linalg.svd(jacobians, compute_uv=False)[:, 0]

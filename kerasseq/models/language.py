@@ -362,11 +362,7 @@ def generate(model, vocabulary, prompt, *, length, temperature=1.0, top_k=None, 
     if top_k is not None:
         top_k = check_positive_int("top_k", top_k, owner=owner, example="top_k=40")
     if isinstance(prompt, str):
-        tokens = vocabulary.tokenize(prompt)
-        # split_tokens ends every line with <eos>; a prompt that does not
-        # end with a line break continues its last line.
-        if vocabulary.level == "word" and tokens and not prompt.rstrip(" \t").endswith(("\n", "\r")):
-            tokens = tokens[:-1]
+        tokens = vocabulary.tokenize_prompt(prompt)
     elif isinstance(prompt, (list, tuple)) and all(isinstance(t, str) for t in prompt):
         tokens = list(prompt)
     else:

@@ -339,6 +339,28 @@ class Task(abc.ABC):
         """Facts about the data for `metrics.json` (e.g. the target)."""
         return {}
 
+    def analysis_examples(self, split="test", count=32, *, seed=None):
+        """Examples for `kerasseq analyze`: `(inputs, targets)`, `count`
+        examples of `split` in an order drawn from `seed`, as the model
+        takes them (by default the first shuffled batch of `dataset`)."""
+        batch = next(iter(self.dataset(split, shuffle=True, seed=seed, batch_size=count)))
+        return batch[0], batch[1]
+
+    def analysis_sequence(self, model, text=None):
+        """One input for `kerasseq analyze gates`: `(inputs, step labels or
+        None)`, from `text` where the task reads text, else the first
+        example of the test split."""
+        if text is not None:
+            raise ArgumentError("text", f"The {self.name} task reads no text. Leave out --text to trace "
+                                        "an example of the test split.")
+        inputs, _ = self.analysis_examples("test", 1, seed=self.config.seed)
+        return inputs, None
+
+    def analysis_labels(self, targets):
+        """The class of each example for `cluster_report`, or None for a
+        task without classes."""
+        return None
+
     def serving(self, model, assets):
         """What `kerasseq.export` writes for `model`: a
         `kerasseq.export.Serving` (signatures on raw input, and the

@@ -429,6 +429,27 @@ class LanguageModelTask(Task):
         (directory.parent / SAMPLES).write_text(text + "\n")
         print(text)
 
+    def analysis_examples(self, split="test", count=32, *, seed=None):
+        """`count` rows of `seq_len` tokens from `split` (the validation
+        text where the corpus has no test split) and their next tokens."""
+        if split == "test" and "test" not in self.splits:
+            split = "val"
+        x, y, _ = next(iter(self.dataset(split, batch_size=count)))
+        return x, y
+
+    def analysis_sequence(self, model, text=None):
+        """The ids of `text` (default: the first `seq_len` tokens of the
+        test or validation text) and its tokens, for a gate trace."""
+        vocabulary = self.vocabulary
+        if text is None:
+            ids = self.corpus.split(self.splits[-1])[:self.config.seq_len]
+        else:
+            if not isinstance(text, str) or not text.strip():
+                raise ArgumentError("text", f"analysis_sequence received text={text!r}. Pass a text with "
+                                            "words in it.")
+            ids = vocabulary.encode(vocabulary.tokenize_prompt(text))
+        return np.asarray(ids, "int32")[None], vocabulary.decode(ids)
+
     def sample_prompts(self):
         """`samples` prompts: the first tokens of lines of the validation text."""
         vocabulary = self.vocabulary

@@ -389,6 +389,40 @@ class SentimentTask(Task):
         (directory / "explain.json").write_text(json.dumps(explanations, indent=1))
         print(render_terminal(explanations[:2], color=sys.stdout.isatty()))
 
+    def analysis_examples(self, split="test", count=32, *, seed=None):
+        """`count` texts of `split` and their labels `(count, 1)`, drawn
+        from `seed` (default: the config's) over the whole split."""
+        texts, labels = self.splits[split]
+        rng = np.random.default_rng(self.config.seed if seed is None else seed)
+        chosen = np.sort(rng.choice(len(texts), min(count, len(texts)), replace=False))
+        return (np.asarray([str(texts[i]) for i in chosen], dtype=object),
+                np.asarray(labels)[chosen].astype("float32").reshape(-1, 1))
+
+    def analysis_sequence(self, model, text=None):
+        """`text` (default: a short test review) and the tokens the model
+        reads from it, for a gate trace."""
+        import keras
+
+        from kerasseq.layers import TruncateTokens
+        from pipelines.text import check_texts
+
+        texts = check_texts([self.example_texts(1)[0] if text is None else text], owner="analysis_sequence")
+        ids_layer = next((layer for kind in (TruncateTokens, keras.layers.TextVectorization)
+                          for layer in model.layers if isinstance(layer, kind)), None)
+        if ids_layer is None:
+            raise ArgumentError("text", "analysis_sequence received a model without its vectorizer (it "
+                                        "takes token ids). Pass a model from `kerasseq train sentiment`.")
+        ids = np.asarray(keras.Model(model.inputs, ids_layer.output)([texts]))[0]
+        if not (ids != 0).any():
+            raise ArgumentError("text", f"The text {texts[0]!r:.60} has no token the model reads. Pass a "
+                                        "text with words in it.")
+        vocabulary = self.vocabulary
+        return texts, [str(vocabulary[i]) for i in ids if i != 0]
+
+    def analysis_labels(self, targets):
+        """The reviews' classes (0 or 1)."""
+        return np.asarray(targets).reshape(-1).astype(int)
+
     def example_texts(self, count=EXPLAINED_REVIEWS):
         """A few short test texts, drawn from the seed, for explanations."""
         texts, _ = self.splits["test"]

@@ -158,3 +158,51 @@ def test_clipping_bounds_every_update_of_an_exploding_network(clip):
             assert np.sqrt(sum(n ** 2 for n in norms)) <= 1.0 + 1e-5
         else:
             assert max(norms) <= 1.0 + 1e-5
+
+
+def token_model(layer, *, pooled=False):
+    """Embedding (padding masked) -> recurrent layer -> (masked max pooling) -> Dense."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((None,), dtype="int32")
+    hidden = layer(keras.layers.Embedding(20, F, mask_zero=True)(inputs))
+    if pooled:
+        hidden = layers.MaskedGlobalPooling1D("max")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile(loss="mse")
+    return model
+
+
+PADDED = np.array([[3, 5, 7, 2, 9, 4], [6, 2, 8, 0, 0, 0], [1, 4, 0, 0, 0, 0]], "int32")
+
+
+@pytest.mark.parametrize("layer, pooled", [
+    (lambda: layers.GRU(U, name="rnn"), False),
+    (lambda: layers.LSTM(U, go_backwards=True, name="rnn"), False),
+    (lambda: layers.ElmanRNN(U, return_sequences=True, name="rnn"), True),
+    (lambda: layers.GRU(U, return_sequences=True, zero_output_for_mask=True, name="rnn"), True),
+])
+def test_padded_sequences_flow_as_each_sequence_alone(layer, pooled):
+    model = token_model(layer(), pooled=pooled)
+    y = np.array([[0.5], [-1.0], [2.0]], "float32")
+    flow = gradient_flow(model, PADDED, y)
+    lengths = (PADDED != 0).sum(axis=1)
+    backwards = model.get_layer("rnn").go_backwards
+    for row, length in enumerate(lengths):
+        alone = gradient_flow(model, PADDED[row:row + 1, :length], y[row:row + 1])
+        # Steps in reading order: the padding comes first when reading backwards.
+        read = slice(len(PADDED[row]) - length, None) if backwards else slice(0, length)
+        np.testing.assert_allclose(flow["grad_norm"][row, read], alone["grad_norm"][0], rtol=1e-4, atol=1e-7)
+        assert np.isnan(np.delete(flow["grad_norm"][row], np.arange(len(PADDED[row]))[read])).all()
+    # Distance 0 is each sequence's last step read, wherever its padding is.
+    last = [gradient_flow(model, PADDED[r:r + 1, :n], y[r:r + 1])["grad_norm"][0, -1]
+            for r, n in enumerate(lengths)]
+    np.testing.assert_allclose(flow["by_distance"][0], np.mean(last), rtol=1e-4)
+    assert flow["by_distance"].shape == (PADDED.shape[1],)
+
+
+def test_the_plot_by_distance_and_a_bad_axis(tmp_path):
+    model = token_model(layers.GRU(U, name="rnn"))
+    plot_gradient_flow({"gru": gradient_flow(model, PADDED)}, tmp_path / "flow.png", by="distance")
+    assert (tmp_path / "flow.png").is_file()
+    with pytest.raises(ValueError, match=r"by='time'\. Pass by='step' or by='distance'\."):
+        plot_gradient_flow({"gru": gradient_flow(model, PADDED)}, tmp_path / "flow.png", by="time")

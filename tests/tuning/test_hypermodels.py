@@ -75,6 +75,50 @@ def test_space_errors_name_the_entry_and_the_fix(weather):
         WeatherHyperModel(weather, space={"units": []})
 
 
+def test_a_keras_tuner_hyperparameters_object_gives_the_same_space_as_a_dict(weather):
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 16, 64, step=16)
+    hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    hp.Choice("cell", ["gru", "lstm"])
+    hp.Fixed("depth", 1)
+    hp.Boolean("bidirectional")
+    with hp.conditional_scope("cell", ["gru"]):
+        hp.Float("dropout", 0.0, 0.5)
+    assert hypermodels.space_of(hp) == {
+        "units": {"min": 16, "max": 64, "step": 16, "sampling": "linear"},
+        "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+        "cell": ["gru", "lstm"], "depth": 1, "bidirectional": [False, True],
+        "dropout": {"min": 0.0, "max": 0.5, "sampling": "linear", "when": {"cell": ["gru"]}},
+    }
+    from_hp = WeatherHyperModel(weather, space=hp)
+    from_dict = WeatherHyperModel(weather, space=hypermodels.space_of(hp))
+    assert from_hp.space == from_dict.space and from_hp.space["units"]["max"] == 64
+    values = from_hp.values(keras_tuner.HyperParameters())
+    assert values["units"] == 16 and values["cell"] == "gru" and values["dropout"] == 0.0
+    wrong = keras_tuner.HyperParameters()
+    wrong.Int("unit", 8, 16)
+    with pytest.raises(ArgumentError, match=r"received a search space with 'unit', which is not an option"):
+        WeatherHyperModel(weather, space=wrong)
+    nested = keras_tuner.HyperParameters()
+    nested.Choice("cell", ["gru", "lstm"])
+    with nested.conditional_scope("cell", ["gru"]):
+        nested.Choice("units", [8, 16])
+    with pytest.raises(ArgumentError, match=r"entry 'units' with conditions a search space cannot hold .* "
+                                            r"Pass it as tune\(\.\.\., hyperparameters=hp\) instead\."):
+        WeatherHyperModel(weather, space=nested)
+    with pytest.raises(ArgumentError, match=r"received space=\[8\]\. Pass a dict of options"):
+        WeatherHyperModel(weather, space=[8])
+
+
+def test_early_stopping_patience_and_batch_size_can_be_tuned(weather):
+    hypermodel = WeatherHyperModel(weather, space={"patience": [1, 3], "batch_size": [32, 128]})
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("patience", 3)
+    hp.Fixed("batch_size", 128)
+    config = hypermodel.trial_task(hp).config
+    assert (config.patience, config.batch_size) == (3, 128)
+
+
 def test_trial_values_are_config_fields_with_booleans_restored(weather):
     hypermodel = WeatherHyperModel(weather, space={"bidirectional": [True, False]})
     hp = keras_tuner.HyperParameters()

@@ -75,6 +75,14 @@ def test_best_run_is_a_run_directory_that_evaluate_accepts(job):
         assert metrics["val"]["mae"] == pytest.approx(saved[name]["val"]["mae"], rel=1e-6)
 
 
+def test_best_run_is_a_run_directory_that_export_accepts(job, tmp_path):
+    from kerasseq.export import export_run
+
+    path, _ = job
+    target = export_run(path / "best", tmp_path / "served")
+    assert (target / "saved_model.pb").is_file() and target.with_suffix(".keras").is_file()
+
+
 def test_running_the_job_again_keeps_its_trials_and_more_trials_extend_it(job, weather):
     path, first = job
     records = sorted(path.glob("trial_*/execution_*/training.json"))
@@ -96,6 +104,39 @@ def test_a_job_with_another_search_space_is_refused(job, weather):
                                             r"it afresh, or choose another directory\."):
         tune(WeatherHyperModel(weather, space={**SPACE, "units": [4, 16]}), tuner="random", max_trials=3,
              directory=path.parent, project_name="job")
+
+
+def test_overwrite_starts_a_refused_job_afresh(weather, tmp_path):
+    tune(WeatherHyperModel(weather, space={**SPACE, "cell": "gru"}), tuner="random", max_trials=1,
+         directory=tmp_path, project_name="job", verbose=0)
+    other = {**SPACE, "cell": "gru", "units": [16]}
+    with pytest.raises(ArgumentError, match="pass overwrite=True to start it afresh"):
+        tune(WeatherHyperModel(weather, space=other), tuner="random", max_trials=1, directory=tmp_path,
+             project_name="job", verbose=0)
+    result = tune(WeatherHyperModel(weather, space=other), tuner="random", max_trials=1, directory=tmp_path,
+                  project_name="job", overwrite=True, verbose=0)
+    assert len(result["trials"]) == 1 and result["best_hyperparameters"]["units"] == 16
+    assert json.loads((tmp_path / "job" / "job.json").read_text())["space"]["units"] == [16]
+
+
+class DivergesForFour(WeatherHyperModel):
+    """Every model with 4 units logs a NaN objective in every epoch."""
+
+    def fit(self, hp, model, *args, **kwargs):
+        result = super().fit(hp, model, *args, **kwargs)
+        if self.trial_task(hp).config.units == 4:
+            result.history["val_mae"] = [float("nan")] * len(result.history["val_mae"])
+        return result
+
+
+def test_a_trial_whose_objective_is_never_finite_is_failed_and_never_best(weather, tmp_path):
+    space = {**SPACE, "cell": "gru", "units": [4, 8]}
+    result = tune(DivergesForFour(weather, space=space), tuner="random", max_trials=2, directory=tmp_path,
+                  project_name="job", verbose=0)
+    trials = pd.read_csv(tmp_path / "job" / "trials.csv")
+    failed = trials[trials["status"] == "FAILED"]
+    assert list(failed["units"]) == [4] and failed["error"].str.contains("was not finite in any epoch").all()
+    assert result["best_hyperparameters"]["units"] == 8
 
 
 class FailsForFour(WeatherHyperModel):

@@ -1,0 +1,125 @@
+"""Tests for `kerasseq analyze gradients|gates|clusters RUN_DIR`: every
+registered task's run, the PNG and JSON written, the numbers equal to the
+library functions on the same examples, and errors naming the flag."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import kerasseq  # noqa: F401  (registers the layers for load_model)
+from kerasseq.analysis import cluster_report
+from kerasseq.analysis import final_states
+from kerasseq.analysis import gate_trace
+from kerasseq.analysis import gradient_flow
+from kerasseq.cli import main
+from kerasseq.runs import RunDirectory
+from tests.tasks.test_lm_task import write_corpus
+from tests.tasks.test_sentiment_task import write_reviews
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Small finished runs of the three tasks."""
+    root = tmp_path_factory.mktemp("analyze")
+    reviews, corpus = write_reviews(root / "reviews.csv"), write_corpus(root / "corpus.txt")
+    commands = {
+        "weather": ["train", "weather", "--data", "nyc", "--past", "24", "--units", "4", "--epochs", "1",
+                    "--baselines", "naive"],
+        "sentiment": ["train", "sentiment", "--data", str(reviews), "--text-column", "review",
+                      "--label-column", "sentiment", "--head", "max", "--units", "4", "--embedding-dim", "8",
+                      "--batch-size", "16", "--epochs", "2", "--baselines", ""],
+        "lm": ["train", "lm", "--data", str(corpus), "--test-split", "0.1", "--cell", "lstm", "--units", "8",
+               "--embedding-dim", "8", "--batch-size", "4", "--seq-len", "10", "--epochs", "1",
+               "--samples", "0", "--baselines", ""],
+    }
+    for name, command in commands.items():
+        assert main([*command, "--out", str(root / name)]) == 0
+    return root
+
+
+def loaded(run):
+    task = RunDirectory(run).load_task()
+    return task, task.load_model(RunDirectory(run).model_path)
+
+
+def read(run, analysis):
+    folder = run / "analysis"
+    assert (folder / f"{analysis}.png").read_bytes()[:8] == PNG
+    return json.loads((folder / f"{analysis}.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["weather", "sentiment", "lm"])
+def test_gradients_of_any_task_are_gradient_flow_on_the_task_s_examples(runs, name):
+    run = runs / name
+    assert main(["analyze", "gradients", str(run), "--samples", "6", "--seed", "3"]) == 0
+    written = read(run, "gradients")
+    task, model = loaded(run)
+    inputs, targets = task.analysis_examples("test", 6, seed=3)
+    flow = gradient_flow(model, inputs, targets)
+    assert written["task"] == name and written["samples"] == len(flow["grad_norm"])
+    expected = np.where(np.isnan(flow["grad_norm"]), -1, flow["grad_norm"])
+    saved = np.array([[-1 if v is None else v for v in row] for row in written["grad_norm"]])
+    np.testing.assert_allclose(saved, expected, rtol=1e-5)
+    assert written["grad_norm_last"] == pytest.approx(float(flow["by_distance"][0]), rel=1e-5)
+
+
+@pytest.mark.parametrize("name, text", [("sentiment", "the film was not wonderful at all"),
+                                        ("lm", "the cat sees the zebra"), ("weather", None)])
+def test_gates_trace_the_given_text_or_a_test_example(runs, name, text):
+    run = runs / name
+    assert main(["analyze", "gates", str(run), *(["--text", text] if text else [])]) == 0
+    written = read(run, "gates")
+    task, model = loaded(run)
+    inputs, labels = task.analysis_sequence(model, text)
+    trace = gate_trace(model, inputs)
+    assert written["cell"] == trace["cell"] and written["text"] == text
+    for gate, values in trace["gates"].items():
+        np.testing.assert_allclose(written["gates"][gate], values, rtol=1e-5)
+    if text:
+        # Words the training data lacks are read as the unknown token.
+        known = set(task.vocabulary.tokens if name == "lm" else task.vocabulary)
+        unknown = "<unk>" if name == "lm" else "[UNK]"
+        assert written["steps"] == [w if w in known else unknown for w in text.split()]
+        assert unknown in written["steps"] and written["steps"][:2] == text.split()[:2]
+    else:
+        assert written["steps"] == list(range(1, len(values) + 1))
+
+
+def test_clusters_of_sentiment_states_are_scored_against_the_classes(runs):
+    run = runs / "sentiment"
+    assert main(["analyze", "clusters", str(run), "--split", "val", "--samples", "500"]) == 0
+    written = read(run, "clusters")
+    task, model = loaded(run)
+    texts, labels = task.analysis_examples("val", 500, seed=0)
+    states = final_states(model, texts)
+    expected = cluster_report(states, labels.ravel().astype(int))
+    assert written["samples"] == len(texts) < 500  # capped at the split's size
+    assert written["silhouette"] == pytest.approx(expected["silhouette"], rel=1e-6)
+    assert written["labels"]["silhouette"] == pytest.approx(expected["labels"]["silhouette"], rel=1e-6)
+    assert written["best_k"] == expected["best_k"] and "adjusted_rand" in written
+
+
+def test_clusters_of_a_task_without_classes(runs):
+    assert main(["analyze", "clusters", str(runs / "lm"), "--samples", "40"]) == 0
+    written = read(runs / "lm", "clusters")
+    assert written["units"] == 8 and "labels" not in written and "adjusted_rand" not in written
+
+
+def test_errors_name_the_flag_and_the_fix(runs, capsys):
+    assert main(["analyze", "gates", str(runs / "weather"), "--text", "rain"]) == 2
+    assert ("kerasseq: error: argument --text: The weather task reads no text. Leave out --text to trace an "
+            "example of the test split.") in capsys.readouterr().err
+    assert main(["analyze", "gradients", str(runs / "weather"), "--text", "rain"]) == 2
+    assert "argument --text: analyze_run received text= for 'gradients'" in capsys.readouterr().err
+    assert main(["analyze", "gradients", str(runs / "weather"), "--samples", "0"]) == 2
+    assert "argument --samples: analyze_run received samples=0" in capsys.readouterr().err
+    assert main(["analyze", "gates", str(runs / "weather"), "--layer", "lstm_0"]) == 2
+    assert "argument --layer: gate_trace received layer='lstm_0'" in capsys.readouterr().err
+    assert main(["analyze", "gates", str(runs / "sentiment"), "--text", "<br />"]) == 2
+    assert "argument --text: The text '<br />' has no token the model reads" in capsys.readouterr().err
+    assert main(["analyze", "gates", str(runs / "sentiment") + "-missing"]) == 2
+    assert "is not a finished run directory" in capsys.readouterr().err
