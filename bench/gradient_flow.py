@@ -36,7 +36,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "gradient_flow.json"
-PLOTS = ROOT / "results" / "plots"
+# The plots' folder, beside the results file.
+PLOTS_NAME = "plots"
 CELLS = ("elman", "gru", "lstm")
 LENGTHS = (50, 100, 200)
 UNITS = 32
@@ -213,12 +214,12 @@ def _finite(value):
     return float(value) if np.isfinite(value) else None
 
 
-def plot(rows):
-    """The figures of `rows` into results/plots/."""
+def plot(rows, folder):
+    """The figures of `rows` into `folder`."""
     from kerasseq.analysis.reports import _pyplot
 
     pyplot = _pyplot()
-    PLOTS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     by_name = {row["name"]: row for row in rows}
     for part, lengths in (("adding", LENGTHS), ("weather", (120,))):
         for length in lengths:
@@ -236,7 +237,7 @@ def plot(rows):
                 axis.legend()
             axes[0].set_ylabel("mean ||dL/dh_t||")
             figure.tight_layout()
-            figure.savefig(PLOTS / f"gradient_flow_{part}_T{length}.png", dpi=100)
+            figure.savefig(folder / f"gradient_flow_{part}_T{length}.png", dpi=100)
             pyplot.close(figure)
     runs = [by_name.get("exploding_noclip"), by_name.get("exploding_clip")]
     if all(runs):
@@ -254,7 +255,7 @@ def plot(rows):
             axis.legend()
         figure.suptitle("ReLU Elman network, recurrent kernel at spectral radius 1.2, adding problem T = 50")
         figure.tight_layout()
-        figure.savefig(PLOTS / "exploding_gradients.png", dpi=100)
+        figure.savefig(folder / "exploding_gradients.png", dpi=100)
         pyplot.close(figure)
 
 
@@ -295,7 +296,8 @@ def main(argv=None):
         ordered = [rows[n] for n in jobs if n in rows]
         args.out.write_text(json.dumps({"machine": machine(), "tolerance": TOLERANCE, "rows": ordered},
                                        indent=1))
-    plot([rows[n] for n in jobs if n in rows])
+    # Beside the results file: a smoke run (--out elsewhere) keeps the README's plots.
+    plot([rows[n] for n in jobs if n in rows], args.out.parent / PLOTS_NAME)
 
 
 if __name__ == "__main__":

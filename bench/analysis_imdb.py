@@ -1,0 +1,90 @@
+"""A sentiment model looked into: the gates of a GRU around negations,
+how its final hidden states cluster on test reviews, and its gradient flow.
+
+Trains (or resumes, or reuses) one run, a unidirectional GRU whose last
+state is the classifier's input, on the full IMDB data:
+
+    kerasseq train sentiment --data imdb --cell gru --units 64 --head last --epochs 6
+        --baselines '' --out runs/analysis-imdb-gru
+
+then runs `kerasseq analyze` on it (the same code, `analyze_run`):
+`gates` for a few short texts with and without a negation, `clusters` on
+5,000 test reviews and `gradients` on 32. The numbers go to
+`results/analysis_imdb.json`, the plots to `results/plots/imdb_*.png`.
+
+Usage: python bench/analysis_imdb.py [--run DIR] [--out FILE]
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "analysis_imdb.json"
+OPTIONS = ["--data", "imdb", "--cell", "gru", "--units", "64", "--head", "last", "--epochs", "6",
+           "--baselines", ""]
+# Pairs that differ by a negation (or by the sentiment word alone).
+TEXTS = {
+    "good": "the acting was good and the story was good",
+    "not_good": "the acting was not good and the story was not good",
+    "bad": "the acting was bad and the story was bad",
+    "not_bad": "the acting was not bad and the story was not bad",
+}
+CLUSTER_SAMPLES = 5000
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "analysis-imdb-gru")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results file; the plots go beside it")
+    args = parser.parse_args(argv)
+    plots = args.out.parent / "plots"
+
+    import keras
+
+    from kerasseq import cli
+    from kerasseq.analysis.commands import analyze_run
+    from quality_common import machine
+
+    if not (args.run / "metrics.json").is_file():
+        # Trains, or resumes an interrupted run of the same command.
+        assert cli.main(["train", "sentiment", *OPTIONS, "--out", str(args.run)]) == 0
+    metrics = json.loads((args.run / "metrics.json").read_text())["models"]
+    model_name, scores = next(iter(metrics.items()))
+    model = keras.saving.load_model(args.run / "model.keras")
+    plots.mkdir(parents=True, exist_ok=True)
+    result = {
+        "machine": machine(),
+        "command": " ".join(["kerasseq", "train", "sentiment", *(o or "''" for o in OPTIONS),
+                             "--out", "runs/analysis-imdb-gru"]),
+        "model": model_name, "val_accuracy": scores["val"]["accuracy"],
+        "test_accuracy": scores["test"]["accuracy"], "train_seconds": scores["train_seconds"],
+        "gates": {},
+    }
+    for name, text in TEXTS.items():
+        trace = analyze_run(args.run, "gates", text=text)
+        shutil.copy(args.run / "analysis" / "gates.png", plots / f"imdb_gates_{name}.png")
+        probability = float(model.predict(np.array([text], dtype=object), verbose=0)[0, 0])
+        result["gates"][name] = {
+            "text": text, "tokens": trace["steps"], "probability_positive": round(probability, 4),
+            **{f"mean_{gate}": [round(float(v), 4) for v in values]
+               for gate, values in trace["mean_over_units"].items()},
+        }
+    clusters = analyze_run(args.run, "clusters", samples=CLUSTER_SAMPLES)
+    shutil.copy(args.run / "analysis" / "clusters.png", plots / "imdb_clusters.png")
+    result["clusters"] = {k: clusters[k] for k in ("samples", "units", "k", "silhouette", "dunn",
+                                                   "davies_bouldin", "bic", "adjusted_rand", "best_k",
+                                                   "labels")}
+    flow = analyze_run(args.run, "gradients")
+    shutil.copy(args.run / "analysis" / "gradients.png", plots / "imdb_gradients.png")
+    result["gradients"] = {k: flow[k] for k in ("samples", "shortest", "grad_norm_last", "grad_norm_first",
+                                                "decay_per_step", "jacobian_norm_median")}
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "clusters"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
