@@ -49,17 +49,25 @@ def main(argv=None):
     from kerasseq.analysis.commands import analyze_run
     from quality_common import machine
 
-    if not (args.run / "metrics.json").is_file():
+    command = ["train", "sentiment", *OPTIONS, "--out", str(args.run)]
+    if (args.run / "metrics.json").is_file():
+        # A finished run is reused only if it is this command's.
+        given = cli._given_options(cli.build_parser().parse_args(command))
+        saved = json.loads((args.run / "config.json").read_text())
+        differ = sorted(k for k, v in given.items() if saved.get(k) != v)
+        if differ:
+            raise SystemExit(f"{args.run} holds another run ({', '.join(differ)} differ): pass another --run.")
+    else:
         # Trains, or resumes an interrupted run of the same command.
-        assert cli.main(["train", "sentiment", *OPTIONS, "--out", str(args.run)]) == 0
+        assert cli.main(command) == 0
     metrics = json.loads((args.run / "metrics.json").read_text())["models"]
     model_name, scores = next(iter(metrics.items()))
     model = keras.saving.load_model(args.run / "model.keras")
     plots.mkdir(parents=True, exist_ok=True)
     result = {
         "machine": machine(),
-        "command": " ".join(["kerasseq", "train", "sentiment", *(o or "''" for o in OPTIONS),
-                             "--out", "runs/analysis-imdb-gru"]),
+        "command": " ".join(["kerasseq", *(o or "''" for o in command[:-1]),
+                             str(args.run.relative_to(ROOT) if args.run.is_relative_to(ROOT) else args.run)]),
         "model": model_name, "val_accuracy": scores["val"]["accuracy"],
         "test_accuracy": scores["test"]["accuracy"], "train_seconds": scores["train_seconds"],
         "gates": {},

@@ -82,16 +82,35 @@ def recurrent_model(cell, length, features, *, units=UNITS, activation="tanh", s
 def flow_summary(flow):
     """The gradient flow's mean curve and the figures the README quotes."""
     curve = flow["mean"]
-    return {"grad_norm_mean": [float(v) for v in curve],
-            "jacobian_norm_mean": [float(v) for v in flow["jacobian_mean"]],
-            "ratio_first_to_last": float(curve[0] / curve[-1]),
-            "jacobian_norm_median": float(np.median(flow["jacobian_norm"]))}
+    return {"grad_norm_mean": [_finite(v) for v in curve],
+            "jacobian_norm_mean": [_finite(v) for v in flow["jacobian_mean"]],
+            "ratio_first_to_last": _finite(curve[0] / curve[-1]),
+            "jacobian_norm_median": _finite(np.median(flow["jacobian_norm"]))}
+
+
+def training_step(model, optimizer):
+    """A compiled step on a batch `(x, y)` with the MSE loss; returns the
+    loss and the global gradient norm before the optimizer clips it."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.MeanSquaredError()
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        norm = tf.linalg.global_norm(gradients)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss, norm
+
+    return step
 
 
 def train_adding(cell, length, steps):
     """Trains one cell on the adding problem; returns its row."""
     import keras
-    import tensorflow as tf
 
     from kerasseq.analysis import gradient_flow
 
@@ -100,16 +119,7 @@ def train_adding(cell, length, steps):
     x_test, y_test = adding_problem(1000, length, rng)
     model = recurrent_model(cell, length, 2)
     initial = flow_summary(gradient_flow(model, x_test[:FLOW_SAMPLES], y_test[:FLOW_SAMPLES]))
-    optimizer = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
-    loss_fn = keras.losses.MeanSquaredError()
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
+    train_step = training_step(model, keras.optimizers.Adam(1e-3, global_clipnorm=1.0))
 
     best = (np.inf, None, 0)
     curve = []
@@ -117,7 +127,7 @@ def train_adding(cell, length, steps):
     for step in range(1, steps + 1):
         x, y = adding_problem(BATCH, length, rng)
         train_step(x, y)
-        if step % EVAL_EVERY == 0:
+        if step % EVAL_EVERY == 0 or step == steps:
             val = float(np.mean((model.predict(x_val, batch_size=500, verbose=0) - y_val) ** 2))
             curve.append([step, val])
             if val < best[0]:
@@ -163,7 +173,6 @@ def train_exploding(clip, steps, *, length=50, radius=1.2, learning_rate=0.01):
     `radius`, trained by SGD with `global_clipnorm=clip` (None: no
     clipping): the global gradient norm and loss at every step."""
     import keras
-    import tensorflow as tf
 
     from kerasseq.analysis import gradient_flow
 
@@ -175,17 +184,7 @@ def train_exploding(clip, steps, *, length=50, radius=1.2, learning_rate=0.01):
     x_val, y_val = adding_problem(1000, length, rng)
     # The gradient grows with the distance from the loss instead of fading.
     initial = flow_summary(gradient_flow(model, x_val[:FLOW_SAMPLES], y_val[:FLOW_SAMPLES]))
-    optimizer = keras.optimizers.SGD(learning_rate, global_clipnorm=clip)
-    loss_fn = keras.losses.MeanSquaredError()
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        norm = tf.linalg.global_norm(gradients)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss, norm
+    train_step = training_step(model, keras.optimizers.SGD(learning_rate, global_clipnorm=clip))
 
     losses, norms, diverged = [], [], None
     for step in range(1, steps + 1):
@@ -193,7 +192,9 @@ def train_exploding(clip, steps, *, length=50, radius=1.2, learning_rate=0.01):
         loss, norm = (float(v) for v in train_step(x, y))
         losses.append(loss)
         norms.append(norm)
-        if not (np.isfinite(loss) and np.isfinite(norm)) or loss > 1e6:
+        # Diverged: overflowed, or far above where it started (the first
+        # loss is measured before any update, so clipping cannot change it).
+        if not (np.isfinite(loss) and np.isfinite(norm)) or loss > 1e3 * losses[0]:
             diverged = step
             break
     prediction = model.predict(x_val, batch_size=500, verbose=0)
@@ -246,8 +247,9 @@ def plot(rows, folder):
             steps = np.arange(1, row["steps"] + 1)
             loss = np.array([np.nan if v is None else v for v in row["loss"]])
             norm = np.array([np.nan if v is None else v for v in row["grad_norm"]])
-            axes[0].plot(steps, loss, label=label)
-            axes[1].plot(steps, norm, label=label)
+            # Markers: a run that diverges in a few steps is a few points.
+            axes[0].plot(steps, loss, ".-", markersize=3, label=label)
+            axes[1].plot(steps, norm, ".-", markersize=3, label=label)
         for axis, name in zip(axes, ("training loss (MSE)", "global gradient norm before clipping")):
             axis.set_yscale("log")
             axis.set_xlabel("SGD step")

@@ -268,7 +268,8 @@ def evaluate(args):
 def _flag(args, argument):
     """The flag an error about keyword `argument` concerns, or None."""
     if args.run is analyze:
-        return ANALYZE_FLAGS.get(argument)
+        # Only a flag that was given: an error about the default layer is the model's.
+        return ANALYZE_FLAGS.get(argument) if getattr(args, argument, None) is not None else None
     if argument in COMMAND_FLAGS and hasattr(args, "out"):
         return COMMAND_FLAGS[argument]
     task_class = getattr(args, "task_class", None)

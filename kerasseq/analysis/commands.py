@@ -36,8 +36,10 @@ def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, lay
         split: the split the examples come from ("val" or "test").
         samples: how many examples (default: 32 for gradients, 2000 for
             clusters; fewer if the split is smaller).
-        text: for "gates", the text to trace (text tasks only).
-        layer: the recurrent layer's name; default: the first.
+        text: for "gates", the text to trace (text tasks only; default:
+            an example of `split` drawn from `seed`).
+        layer: the recurrent layer's name; default: the first (of an
+            ensemble: its first member's).
         seed: seed of the examples drawn.
 
     Returns:
@@ -66,7 +68,7 @@ def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, lay
     if analysis == "gradients":
         result.update(_gradients(task, model, folder, split=split, samples=samples, layer=layer, seed=seed))
     elif analysis == "gates":
-        result.update(_gates(task, model, folder, text=text, layer=layer))
+        result.update(_gates(task, model, folder, text=text, layer=layer, split=split, seed=seed))
     else:
         result.update(_clusters(task, model, folder, split=split, samples=samples, layer=layer, seed=seed))
     (folder / f"{analysis}.json").write_text(json.dumps(_plain(result), indent=1))
@@ -79,35 +81,56 @@ def _gradients(task, model, folder, *, split, samples, layer, seed):
 
     inputs, targets = task.analysis_examples(split, samples, seed=seed)
     flow = gradient_flow(model, inputs, targets, layer=layer)
-    ragged = bool(np.isnan(flow["grad_norm"]).any())
+    read = flow["steps_read"]
+    ragged = bool((read < flow["grad_norm"].shape[1]).any())
     plot_gradient_flow({task.model_name: flow}, folder / "gradients.png", by="distance" if ragged else "step",
                        title=f"Gradient flow through time: {task.model_name}, {split} examples")
-    # The summary spans the distances every sequence reaches.
-    span = int((~np.isnan(flow["grad_norm"])).sum(axis=1).min())
+    # The summary spans the distances every sequence reaches (texts with
+    # no token left out).
+    span = int(read[read > 0].min()) if (read > 0).any() else 0
     distance = flow["by_distance"][:span]
     summary = {
         "split": split, "samples": int(flow["grad_norm"].shape[0]), "steps": int(flow["grad_norm"].shape[1]),
-        "shortest": span, "grad_norm_last": float(distance[0]), "grad_norm_first": float(distance[-1]),
-        "decay_per_step": float((distance[-1] / distance[0]) ** (1 / max(1, span - 1))),
-        "jacobian_norm_median": float(np.nanmedian(flow["jacobian_norm"])) if flow["jacobian_norm"].size
-        else None,
+        "shortest": span, "grad_norm_last": float(distance[0]) if span else None,
+        "grad_norm_first": float(distance[-1]) if span else None,
+        "decay_per_step": _decay_per_step(distance),
+        "jacobian_norm_median": float(np.nanmedian(flow["jacobian_norm"]))
+        if np.isfinite(flow["jacobian_norm"]).any() else None,
     }
-    print(f"||dL/dh|| at the last step {summary['grad_norm_last']:.3g}, {len(distance) - 1} steps "
-          f"before it {summary['grad_norm_first']:.3g} ({summary['decay_per_step']:.3f} per step); "
-          f"median spectral norm of dh_t/dh_t-1 {summary['jacobian_norm_median']}")
+    if span:
+        decay = summary["decay_per_step"]
+        print(f"||dL/dh|| at the last step {summary['grad_norm_last']:.3g}, {span - 1} steps before it "
+              f"{summary['grad_norm_first']:.3g}" + ("" if decay is None else f" (x{decay:.3f} per step back)")
+              + f"; median spectral norm of dh_t/dh_t-1 {summary['jacobian_norm_median']}")
+    else:
+        print("No example has a step to read.")
     return {**summary, "mean": flow["mean"], "by_distance": flow["by_distance"], "jacobian_mean": flow["jacobian_mean"],
             "grad_norm": flow["grad_norm"]}
 
 
-def _gates(task, model, folder, *, text, layer):
+def _decay_per_step(distance):
+    """exp of the slope of log ||dL/dh|| over the distances 1, 2, ... from
+    the last step (the last step's own spike left out): the factor one
+    more step back multiplies the gradient by; None if it cannot be fitted."""
+    steps = np.arange(1, len(distance))
+    values = np.asarray(distance[1:], dtype="float64")
+    keep = np.isfinite(values) & (values > 0)
+    if keep.sum() < 2:
+        return None
+    return float(np.exp(np.polyfit(steps[keep], np.log(values[keep]), 1)[0]))
+
+
+def _gates(task, model, folder, *, text, layer, split, seed):
     from kerasseq.analysis.gates import gate_trace
     from kerasseq.analysis.gates import plot_gate_trace
 
-    inputs, labels = task.analysis_sequence(model, text)
+    inputs, labels = task.analysis_sequence(model, text, split=split, seed=seed)
     trace = gate_trace(model, inputs, layer=layer)
     steps = len(next(iter(trace["gates"].values())))
+    if labels is not None and trace["go_backwards"]:
+        labels = labels[::-1]  # the gates are in reading order
     if labels is not None and len(labels) != steps:
-        # A model that truncates or reads backwards: number the steps instead.
+        # A model that truncates the text: number the steps instead.
         labels = None
     plot_gate_trace(trace, folder / "gates.png", labels=labels)
     means = {name: values.mean(axis=1) for name, values in trace["gates"].items()}
@@ -126,8 +149,11 @@ def _clusters(task, model, folder, *, split, samples, layer, seed):
 
     inputs, targets = task.analysis_examples(split, samples, seed=seed)
     states = final_states(model, inputs, layer=layer)
+    if len(states) < 4:
+        raise ArgumentError("samples", f"analyze_run got {len(states)} {split} examples; clusters need 4 "
+                                       "or more. Pass a larger samples= (--samples), or another split.")
     labels = task.analysis_labels(targets)
-    report = cluster_report(states, labels, seed=seed)
+    report = cluster_report(states, labels, k_range=range(2, min(9, len(states))), seed=seed)
     plot_cluster_report(report, folder / "clusters.png", embeddings=states, labels=labels,
                         title=f"Final hidden states of {task.model_name}, {len(states)} {split} examples")
     line = ", ".join(f"{name} k={k}" for name, k in report["best_k"].items())

@@ -24,10 +24,11 @@ def gate_trace(model, inputs, *, layer=None):
         layer: the layer (or its name); default: the first recurrent layer.
 
     Returns:
-        `{"layer": name, "cell": "gru" | "lstm", "gates": {gate: array
-        (steps, units)}}`: for a GRU `update` (z, the share of the previous
-        state kept) and `reset` (r); for an LSTM `input`, `forget` and
-        `output`; steps in the order the layer reads them.
+        `{"layer": name, "cell": "gru" | "lstm", "go_backwards": bool,
+        "gates": {gate: array (steps, units)}}`: for a GRU `update` (z, the
+        share of the previous state kept) and `reset` (r); for an LSTM
+        `input`, `forget` and `output`; steps in the order the layer reads
+        them (from the last with `go_backwards`).
     """
     owner = "gate_trace"
     model, layer = analysed(model, layer, owner=owner)
@@ -48,7 +49,7 @@ def gate_trace(model, inputs, *, layer=None):
             if name != "candidate":
                 kept.setdefault(name, []).append(np.asarray(value)[0])
     cell_name = "lstm" if "forget" in kept else "gru"
-    return {"layer": layer.name, "cell": cell_name,
+    return {"layer": layer.name, "cell": cell_name, "go_backwards": bool(layer.go_backwards),
             "gates": {name: np.stack(values) for name, values in kept.items()}}
 
 

@@ -27,7 +27,8 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
 
     Args:
         model: a functional Keras model with a kerasseq recurrent layer
-            (`ElmanRNN`, `GRU` or `LSTM`, not wrapped in `Bidirectional`).
+            (`ElmanRNN`, `GRU` or `LSTM`, not wrapped in `Bidirectional`),
+            or an ensemble of such models (its first member is read).
         inputs: a batch of the model's inputs, e.g. windows or texts.
             Padded sequences (texts of different lengths) are stepped as
             the layer steps them: a padding step keeps the state.
@@ -45,9 +46,11 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
         its mean over the batch (over the samples a step is not padding
         in); `by_distance`, the mean at 0, 1, 2, ... steps before each
         sample's last step (the same as `mean` reversed without padding);
+        `steps_read`, each sample's steps that are not padding;
         `jacobian_norm` `(batch, T - 1)`, the largest singular value of
         dh_t/dh_{t-1} for t = 2..T (for an LSTM at fixed cell state
-        c_{t-1}; NaN where step t is padding); and `jacobian_mean`.
+        c_{t-1}, so not comparable with a GRU's; NaN where step t or t - 1
+        is padding); and `jacobian_mean`.
     """
     import keras
     import tensorflow as tf
@@ -110,9 +113,12 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
     norms = np.stack([tf.norm(g, axis=-1).numpy() for g in gradients], axis=1)
     norms[~valid] = np.nan
     jacobian_norms = np.stack(jacobians, axis=1) if jacobians else np.zeros((batch, 0))
-    jacobian_norms[~valid[:, 1:]] = np.nan
+    # A step after padding starts from the zero state, which a sequence
+    # alone has no Jacobian for.
+    jacobian_norms[~(valid[:, 1:] & valid[:, :-1])] = np.nan
     return {"grad_norm": norms, "mean": _nanmean(norms), "by_distance": _by_distance(norms, valid),
-            "jacobian_norm": jacobian_norms, "jacobian_mean": _nanmean(jacobian_norms)}
+            "steps_read": valid.sum(axis=1), "jacobian_norm": jacobian_norms,
+            "jacobian_mean": _nanmean(jacobian_norms)}
 
 
 def _nanmean(values):

@@ -8,8 +8,8 @@ Example:
 
 import numpy as np
 
-from kerasseq.analysis.stepping import layer_sequences
 from kerasseq.analysis.stepping import analysed
+from kerasseq.analysis.stepping import layer_sequences
 from kerasseq.validation import check_positive_int
 
 
@@ -27,14 +27,20 @@ def final_states(model, inputs, *, layer=None, batch_size=128):
     Returns:
         A NumPy array `(num_inputs, units)`: for each input the layer's
         hidden state after the last step it read (the last token read,
-        the first with `go_backwards`). A stateful layer starts from zero
-        states, not from the states it holds.
+        the first with `go_backwards`), zeros for a text with no token. A
+        stateful layer starts from zero states, not from the states it
+        holds; an ensemble gives its first member's states.
     """
     import tensorflow as tf
 
     owner = "final_states"
     check_positive_int("batch_size", batch_size, owner=owner, example="batch_size=128")
     model, layer = analysed(model, layer, owner=owner)
+    # A copy that returns every step and repeats the last output over
+    # padding: its last step read is the final state, whatever the layer
+    # returns (zeros after padding with zero_output_for_mask).
+    probe = type(layer).from_config({**layer.get_config(), "return_sequences": True, "return_state": False,
+                                     "zero_output_for_mask": False, "stateful": False})
     chunks = []
     count = len(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
     for start in range(0, count, batch_size):
@@ -42,20 +48,12 @@ def final_states(model, inputs, *, layer=None, batch_size=128):
                 else inputs[start:start + batch_size])
         _, sequences, mask = layer_sequences(model, layer, part, owner=owner, padded=True)
         if layer.go_backwards:
-            # The layer reverses again: give it the sequences as the model does.
+            # The copy reverses again: give it the sequences as the model does.
             sequences = tf.reverse(sequences, [1])
             mask = None if mask is None else tf.reverse(mask, [1])
-        outputs = layer(sequences, mask=mask, training=False)
-        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        if layer.return_sequences:
-            # Keras returns the steps in the order the layer read them; a
-            # padding step repeats the previous output unless
-            # zero_output_for_mask, so take the last step read.
-            read = np.ones(outputs.shape[:2], bool) if mask is None else np.asarray(mask, bool)
-            if layer.go_backwards:
-                read = read[:, ::-1]
-            last = np.where(read.any(axis=1), read.shape[1] - 1 - np.argmax(read[:, ::-1], axis=1), 0)
-            outputs = tf.gather(outputs, last, axis=1, batch_dims=1)
-        chunks.append(np.asarray(outputs))
+        if not probe.built:
+            probe.build(sequences.shape)
+            probe.set_weights(layer.get_weights())
+        # Keras returns the steps in the order the layer read them.
+        chunks.append(np.asarray(probe(sequences, mask=mask, training=False)[:, -1]))
     return np.concatenate(chunks)
-

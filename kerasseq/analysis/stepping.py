@@ -28,8 +28,21 @@ def stateless(model):
 
 
 def analysed(model, layer, *, owner):
-    """`(model, layer)`: the model to step (`stateless`) and its recurrent
-    layer named or given by `layer` (default: the first)."""
+    """`(model, layer)`: the model to step and its recurrent layer named or
+    given by `layer` (default: the first). The model is `model` itself, its
+    first member if it is an ensemble whose members hold the recurrent
+    layers (compiled with the ensemble's loss), and a `stateless` copy of
+    either where they have stateful layers."""
+    from kerasseq.layers.base import RecurrentLayer
+
+    if layer is None and not any(isinstance(c, RecurrentLayer) for c in model.layers):
+        # An ensemble (`build_ensemble`) holds its members as layers.
+        member = next((c for c in model.layers if hasattr(c, "layers")
+                       and any(isinstance(d, RecurrentLayer) for d in c.layers)), None)
+        if member is not None:
+            if getattr(member, "loss", None) is None and getattr(model, "loss", None) is not None:
+                member.compile(loss=model.loss)
+            model = member
     copy = stateless(model)
     if copy is not model and layer is not None and not isinstance(layer, str):
         layer = layer.name
@@ -56,8 +69,9 @@ def recurrent_layer(model, layer, *, owner):
                                      f"{[l.name for l in model.layers if isinstance(l, RecurrentLayer)]}.")
     if found[0] not in model.layers:
         raise ArgumentError("layer", f"{owner} received a model whose layer {found[0].name!r} is inside a "
-                                     "wrapper or a nested model (e.g. Bidirectional). Pass a model whose "
-                                     "recurrent layer is at its top level.")
+                                     "wrapper or a nested model (e.g. Bidirectional), which it cannot step "
+                                     "by hand. Pass a model whose recurrent layer is at its top level, e.g. "
+                                     "one trained without --bidirectional.")
     return found[0]
 
 

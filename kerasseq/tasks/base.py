@@ -340,25 +340,48 @@ class Task(abc.ABC):
         return {}
 
     def analysis_examples(self, split="test", count=32, *, seed=None):
-        """Examples for `kerasseq analyze`: `(inputs, targets)`, `count`
-        examples of `split` in an order drawn from `seed`, as the model
-        takes them (by default the first shuffled batch of `dataset`)."""
+        """Examples for `kerasseq analyze` (gradients, clusters).
+
+        Args:
+            split: "val" or "test".
+            count: how many (fewer if the split has fewer).
+            seed: seed of the draw (default: the config's).
+
+        Returns:
+            `(inputs, targets)` as the model takes them; by default the
+            first batch of `count` of the shuffled `dataset(split)`.
+        """
         batch = next(iter(self.dataset(split, shuffle=True, seed=seed, batch_size=count)))
         return batch[0], batch[1]
 
-    def analysis_sequence(self, model, text=None):
-        """One input for `kerasseq analyze gates`: `(inputs, step labels or
-        None)`, from `text` where the task reads text, else the first
-        example of the test split."""
+    def analysis_sequence(self, model, text=None, *, split="test", seed=None):
+        """One input for `kerasseq analyze gates`.
+
+        Args:
+            model: the run's model (a text task reads `text` as it does).
+            text: the text to trace, where the task reads text.
+            split: the split of the example traced without `text`.
+            seed: seed of that example's draw.
+
+        Returns:
+            `(inputs, step labels or None)`: a batch of one, and a label
+            per step (e.g. the tokens).
+        """
         if text is not None:
             raise ArgumentError("text", f"The {self.name} task reads no text. Leave out --text to trace "
-                                        "an example of the test split.")
-        inputs, _ = self.analysis_examples("test", 1, seed=self.config.seed)
+                                        f"an example of the {split} split.")
+        inputs, _ = self.analysis_examples(split, 1, seed=seed)
         return inputs, None
 
     def analysis_labels(self, targets):
-        """The class of each example for `cluster_report`, or None for a
-        task without classes."""
+        """The class of each example for `cluster_report`.
+
+        Args:
+            targets: the targets `analysis_examples` returned.
+
+        Returns:
+            An integer array, or None for a task without classes.
+        """
         return None
 
     def serving(self, model, assets):

@@ -430,19 +430,26 @@ class LanguageModelTask(Task):
         print(text)
 
     def analysis_examples(self, split="test", count=32, *, seed=None):
-        """`count` rows of `seq_len` tokens from `split` (the validation
-        text where the corpus has no test split) and their next tokens."""
-        if split == "test" and "test" not in self.splits:
-            split = "val"
-        x, y, _ = next(iter(self.dataset(split, batch_size=count)))
+        """`Task.analysis_examples`: `count` windows of `seq_len` tokens of
+        `split` at random places drawn from `seed`, and the tokens that
+        follow each."""
+        from pipelines.lm import window_dataset
+
+        if split not in self.splits:
+            raise ArgumentError("split", f"The corpus of this run has no {split} split. Pass split='val' "
+                                         "(--split val).")
+        ids = self.corpus.split(split)
+        x, y = next(iter(window_dataset(ids, batch_size=count, seq_len=self.config.seq_len, shuffle=True,
+                                        seed=self.config.seed if seed is None else seed)))
         return x, y
 
-    def analysis_sequence(self, model, text=None):
-        """The ids of `text` (default: the first `seq_len` tokens of the
-        test or validation text) and its tokens, for a gate trace."""
+    def analysis_sequence(self, model, text=None, *, split="test", seed=None):
+        """`Task.analysis_sequence`: the ids of `text` (default: a window
+        of `seq_len` tokens of `split` drawn from `seed`) and its tokens."""
         vocabulary = self.vocabulary
         if text is None:
-            ids = self.corpus.split(self.splits[-1])[:self.config.seq_len]
+            x, _ = self.analysis_examples(split, 1, seed=seed)
+            ids = np.asarray(x)[0]
         else:
             if not isinstance(text, str) or not text.strip():
                 raise ArgumentError("text", f"analysis_sequence received text={text!r}. Pass a text with "

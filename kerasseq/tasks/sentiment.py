@@ -390,23 +390,31 @@ class SentimentTask(Task):
         print(render_terminal(explanations[:2], color=sys.stdout.isatty()))
 
     def analysis_examples(self, split="test", count=32, *, seed=None):
-        """`count` texts of `split` and their labels `(count, 1)`, drawn
-        from `seed` (default: the config's) over the whole split."""
+        """`Task.analysis_examples`: `count` texts drawn from `seed` over
+        the whole split (not one length bucket), and their labels
+        `(count, 1)`."""
         texts, labels = self.splits[split]
         rng = np.random.default_rng(self.config.seed if seed is None else seed)
         chosen = np.sort(rng.choice(len(texts), min(count, len(texts)), replace=False))
         return (np.asarray([str(texts[i]) for i in chosen], dtype=object),
                 np.asarray(labels)[chosen].astype("float32").reshape(-1, 1))
 
-    def analysis_sequence(self, model, text=None):
-        """`text` (default: a short test review) and the tokens the model
-        reads from it, for a gate trace."""
+    def analysis_sequence(self, model, text=None, *, split="test", seed=None):
+        """`Task.analysis_sequence`: `text` (default: a review of `split`
+        of 80 tokens or fewer, drawn from `seed`) and the tokens the model
+        reads from it, `[UNK]` for words it does not know."""
         import keras
 
         from kerasseq.layers import TruncateTokens
         from pipelines.text import check_texts
 
-        texts = check_texts([self.example_texts(1)[0] if text is None else text], owner="analysis_sequence")
+        if text is None:
+            texts, _ = self.splits[split]
+            short = np.flatnonzero(self.lengths[split] <= 80)
+            pool = short if len(short) else np.arange(len(texts))
+            rng = np.random.default_rng(self.config.seed if seed is None else seed)
+            text = str(texts[rng.choice(pool)])
+        texts = check_texts([text], owner="analysis_sequence")
         ids_layer = next((layer for kind in (TruncateTokens, keras.layers.TextVectorization)
                           for layer in model.layers if isinstance(layer, kind)), None)
         if ids_layer is None:

@@ -13,6 +13,7 @@ from kerasseq.analysis import cluster_report
 from kerasseq.analysis import final_states
 from kerasseq.analysis import gate_trace
 from kerasseq.analysis import gradient_flow
+from kerasseq.analysis.commands import _decay_per_step
 from kerasseq.cli import main
 from kerasseq.runs import RunDirectory
 from tests.tasks.test_lm_task import write_corpus
@@ -28,7 +29,7 @@ def runs(tmp_path_factory):
     reviews, corpus = write_reviews(root / "reviews.csv"), write_corpus(root / "corpus.txt")
     commands = {
         "weather": ["train", "weather", "--data", "nyc", "--past", "24", "--units", "4", "--epochs", "1",
-                    "--baselines", "naive"],
+                    "--baselines", "naive", "--ensemble", "2"],
         "sentiment": ["train", "sentiment", "--data", str(reviews), "--text-column", "review",
                       "--label-column", "sentiment", "--head", "max", "--units", "4", "--embedding-dim", "8",
                       "--batch-size", "16", "--epochs", "2", "--baselines", ""],
@@ -89,6 +90,49 @@ def test_gates_trace_the_given_text_or_a_test_example(runs, name, text):
         assert written["steps"] == list(range(1, len(values) + 1))
 
 
+def test_the_summary_s_decay_is_the_fitted_factor_per_step_back():
+    # The last step's own value is left out of the fit.
+    assert _decay_per_step([9.0, 1.0, 0.5, 0.25, 0.125]) == pytest.approx(0.5)
+    assert _decay_per_step([1.0, 2.0, 0.0, 8.0]) == pytest.approx(2.0)  # an underflow is skipped
+    assert _decay_per_step([1.0, 2.0]) is None
+
+
+def test_an_ensemble_run_is_read_through_its_first_member(runs):
+    run = runs / "weather"
+    task, model = loaded(run)
+    member = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    inputs, targets = task.analysis_examples("test", 4, seed=0)
+    member.compile(loss=model.loss)
+    np.testing.assert_allclose(gradient_flow(model, inputs, targets)["grad_norm"],
+                               gradient_flow(member, inputs, targets)["grad_norm"], rtol=1e-6)
+
+
+def test_the_gate_labels_follow_a_backward_layer_s_reading_order(runs, monkeypatch):
+    traced = {}
+
+    def backwards(model, inputs, layer=None):
+        trace = gate_trace(model, inputs, layer=layer)
+        traced.update(trace)
+        return {**trace, "go_backwards": True}
+
+    monkeypatch.setattr("kerasseq.analysis.gates.gate_trace", backwards)
+    assert main(["analyze", "gates", str(runs / "lm"), "--text", "the cat sees"]) == 0
+    assert read(runs / "lm", "gates")["steps"] == ["sees", "cat", "the"]
+
+
+def test_a_corpus_without_a_test_split_asks_for_the_validation_split(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "corpus.txt", lines=60)
+    run = tmp_path / "run"
+    assert main(["train", "lm", "--data", str(corpus), "--units", "4", "--embedding-dim", "4", "--batch-size",
+                 "4", "--seq-len", "5", "--epochs", "1", "--samples", "0", "--baselines", "", "--out",
+                 str(run)]) == 0
+    assert main(["analyze", "gradients", str(run), "--samples", "3"]) == 2
+    assert ("argument --split: The corpus of this run has no test split. Pass split='val' (--split val)."
+            in capsys.readouterr().err)
+    assert main(["analyze", "gradients", str(run), "--samples", "3", "--split", "val"]) == 0
+    assert read(run, "gradients")["samples"] == 3
+
+
 def test_clusters_of_sentiment_states_are_scored_against_the_classes(runs):
     run = runs / "sentiment"
     assert main(["analyze", "clusters", str(run), "--split", "val", "--samples", "500"]) == 0
@@ -123,3 +167,5 @@ def test_errors_name_the_flag_and_the_fix(runs, capsys):
     assert "argument --text: The text '<br />' has no token the model reads" in capsys.readouterr().err
     assert main(["analyze", "gates", str(runs / "sentiment") + "-missing"]) == 2
     assert "is not a finished run directory" in capsys.readouterr().err
+    assert main(["analyze", "clusters", str(runs / "lm"), "--samples", "3"]) == 2
+    assert "argument --samples: analyze_run got 3 test examples; clusters need 4 or more" in capsys.readouterr().err

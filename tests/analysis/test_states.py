@@ -34,6 +34,8 @@ def alone(model, row):
     lambda: layers.LSTM(U, return_sequences=True, name="rnn"),
     lambda: layers.ElmanRNN(U, go_backwards=True, return_sequences=True, name="rnn"),
     lambda: layers.GRU(U, return_sequences=True, zero_output_for_mask=True, name="rnn"),
+    # Keras returns zeros for a text whose last step is padding: the state is not.
+    lambda: layers.LSTM(U, zero_output_for_mask=True, name="rnn"),
 ])
 def test_each_sequence_ends_with_its_own_final_state(layer):
     model = token_model(layer())
@@ -61,3 +63,17 @@ def test_bad_arguments_name_the_fix():
         final_states(model, IDS, batch_size=0)
     with pytest.raises(ValueError, match=r"no such kerasseq recurrent layer .* Pass one of \['rnn'\]"):
         final_states(model, IDS, layer="lstm")
+
+
+def test_an_ensemble_gives_its_first_member_s_states():
+    from kerasseq.models import build_ensemble
+
+    members = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((None,), dtype="int32")
+        hidden = layers.GRU(U)(keras.layers.Embedding(20, F, mask_zero=True)(inputs))
+        members.append(keras.Model(inputs, keras.layers.Dense(1)(hidden)))
+    ensemble = build_ensemble(members)
+    first = keras.Model(members[0].inputs, members[0].layers[2].output)
+    np.testing.assert_allclose(final_states(ensemble, IDS), final_states(first, IDS), rtol=1e-6)
