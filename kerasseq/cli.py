@@ -21,7 +21,8 @@ COMMAND_FLAGS = {"overwrite": "--overwrite", "version": "--version", "tuner": "-
                  "objective": "--objective", "space": "--space", "workers": "--workers",
                  "executions_per_trial": "--executions-per-trial"}
 # Options of `analyze`, by the keyword their errors name.
-ANALYZE_FLAGS = {"samples": "--samples", "text": "--text", "layer": "--layer", "split": "--split"}
+ANALYZE_FLAGS = {"samples": "--samples", "text": "--text", "layer": "--layer", "split": "--split",
+                 "direction": "--direction"}
 
 
 def _converter(parse):
@@ -161,6 +162,9 @@ def build_parser():
                                 help="examples to read (default: 32 for gradients, 2000 for clusters)")
     analyze_parser.add_argument("--text", default=None, help="gates: the text to trace (text tasks)")
     analyze_parser.add_argument("--layer", default=None, help="the recurrent layer (default: the first)")
+    analyze_parser.add_argument("--direction", default=None, choices=["forward", "backward"],
+                                help="of a bidirectional layer: the direction whose gradients or gates "
+                                     "are shown (default: forward)")
     analyze_parser.add_argument("--seed", type=int, default=0, help="seed of the examples drawn (default: 0)")
     analyze_parser.set_defaults(run=analyze)
     tune_parser = commands.add_parser(
@@ -254,7 +258,7 @@ def analyze(args):
     from kerasseq.analysis.commands import analyze_run
 
     analyze_run(args.run_dir, args.analysis, split=args.split, samples=args.samples, text=args.text,
-                layer=args.layer, seed=args.seed)
+                layer=args.layer, direction=args.direction, seed=args.seed)
     print(f"Written to {args.run_dir}/analysis/{args.analysis}.png and .json")
 
 

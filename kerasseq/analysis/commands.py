@@ -24,7 +24,8 @@ ANALYSES = ("gradients", "gates", "clusters")
 DEFAULT_SAMPLES = {"gradients": 32, "clusters": 2000}
 
 
-def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, layer=None, seed=0):
+def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, layer=None, direction=None,
+                seed=0):
     """Runs one analysis on a run's model and writes its figures.
 
     Args:
@@ -40,6 +41,8 @@ def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, lay
             an example of `split` drawn from `seed`).
         layer: the recurrent layer's name; default: the first (of an
             ensemble: its first member's).
+        direction: of a `Bidirectional` layer, "forward" (default) or
+            "backward", for gradients and gates (clusters take both).
         seed: seed of the examples drawn.
 
     Returns:
@@ -66,21 +69,23 @@ def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, lay
     samples = samples or DEFAULT_SAMPLES.get(analysis)
     result = {"run": str(run.path), "task": task.name, "analysis": analysis}
     if analysis == "gradients":
-        result.update(_gradients(task, model, folder, split=split, samples=samples, layer=layer, seed=seed))
+        result.update(_gradients(task, model, folder, split=split, samples=samples, layer=layer,
+                                 direction=direction, seed=seed))
     elif analysis == "gates":
-        result.update(_gates(task, model, folder, text=text, layer=layer, split=split, seed=seed))
+        result.update(_gates(task, model, folder, text=text, layer=layer, direction=direction, split=split,
+                             seed=seed))
     else:
         result.update(_clusters(task, model, folder, split=split, samples=samples, layer=layer, seed=seed))
     (folder / f"{analysis}.json").write_text(json.dumps(_plain(result), indent=1))
     return result
 
 
-def _gradients(task, model, folder, *, split, samples, layer, seed):
+def _gradients(task, model, folder, *, split, samples, layer, direction, seed):
     from kerasseq.analysis.gradients import gradient_flow
     from kerasseq.analysis.gradients import plot_gradient_flow
 
     inputs, targets = task.analysis_examples(split, samples, seed=seed)
-    flow = gradient_flow(model, inputs, targets, layer=layer)
+    flow = gradient_flow(model, inputs, targets, layer=layer, direction=direction)
     read = flow["steps_read"]
     ragged = bool((read < flow["grad_norm"].shape[1]).any())
     plot_gradient_flow({task.model_name: flow}, folder / "gradients.png", by="distance" if ragged else "step",
@@ -120,12 +125,12 @@ def _decay_per_step(distance):
     return float(np.exp(np.polyfit(steps[keep], np.log(values[keep]), 1)[0]))
 
 
-def _gates(task, model, folder, *, text, layer, split, seed):
+def _gates(task, model, folder, *, text, layer, direction, split, seed):
     from kerasseq.analysis.gates import gate_trace
     from kerasseq.analysis.gates import plot_gate_trace
 
     inputs, labels = task.analysis_sequence(model, text, split=split, seed=seed)
-    trace = gate_trace(model, inputs, layer=layer)
+    trace = gate_trace(model, inputs, layer=layer, direction=direction)
     steps = len(next(iter(trace["gates"].values())))
     if labels is not None and trace["go_backwards"]:
         labels = labels[::-1]  # the gates are in reading order

@@ -9,34 +9,44 @@ Example:
 
 import numpy as np
 
-from kerasseq.analysis.stepping import layer_sequences
 from kerasseq.analysis.stepping import analysed
+from kerasseq.analysis.stepping import directions
+from kerasseq.analysis.stepping import layer_sequences
+from kerasseq.analysis.stepping import reading_order
 from kerasseq.analysis.stepping import zero_states
 from kerasseq.validation import ArgumentError
 
 
-def gate_trace(model, inputs, *, layer=None):
+def gate_trace(model, inputs, *, layer=None, direction=None):
     """Steps a GRU or LSTM layer over one sequence, keeping its gates.
 
     Args:
-        model: a functional Keras model with a kerasseq `GRU` or `LSTM`.
+        model: a functional Keras model with a kerasseq `GRU` or `LSTM`
+            (or `Bidirectional` of one), or an ensemble of such models (its
+            first member is read).
         inputs: a batch of one input (one window, one text, one row of ids).
         layer: the layer (or its name); default: the first recurrent layer.
+        direction: of a `Bidirectional` layer, "forward" (default) or
+            "backward".
 
     Returns:
         `{"layer": name, "cell": "gru" | "lstm", "go_backwards": bool,
         "gates": {gate: array (steps, units)}}`: for a GRU `update` (z, the
         share of the previous state kept) and `reset` (r); for an LSTM
         `input`, `forget` and `output`; steps in the order the layer reads
-        them (from the last with `go_backwards`).
+        them (from the last with `go_backwards`, or for the backward
+        direction).
     """
     owner = "gate_trace"
     model, layer = analysed(model, layer, owner=owner)
-    cell = layer.cell
+    pairs, chosen = directions(layer, direction, owner=owner)
+    reader, backwards = pairs[chosen]
+    cell = reader.cell
     if not hasattr(cell, "step_with_gates"):
-        raise ArgumentError("layer", f"{owner} received {layer.name!r} ({type(layer).__name__}), which has no "
-                                     "gates. Pass a model (or layer=) with a kerasseq GRU or LSTM.")
+        raise ArgumentError("layer", f"{owner} received {layer.name!r} ({type(reader).__name__}), which has "
+                                     "no gates. Pass a model (or layer=) with a kerasseq GRU or LSTM.")
     _, sequences, _ = layer_sequences(model, layer, inputs, owner=owner)
+    sequences, _ = reading_order(sequences, None, backwards)
     if int(sequences.shape[0]) != 1:
         raise ArgumentError("inputs", f"{owner} received a batch of {int(sequences.shape[0])} sequences. "
                                       "Pass one, e.g. inputs[:1].")
@@ -49,7 +59,7 @@ def gate_trace(model, inputs, *, layer=None):
             if name != "candidate":
                 kept.setdefault(name, []).append(np.asarray(value)[0])
     cell_name = "lstm" if "forget" in kept else "gru"
-    return {"layer": layer.name, "cell": cell_name, "go_backwards": bool(layer.go_backwards),
+    return {"layer": layer.name, "cell": cell_name, "go_backwards": bool(backwards),
             "gates": {name: np.stack(values) for name, values in kept.items()}}
 
 

@@ -16,19 +16,21 @@ Example:
 
 import numpy as np
 
-from kerasseq.analysis.stepping import layer_sequences
 from kerasseq.analysis.stepping import analysed
+from kerasseq.analysis.stepping import directions
+from kerasseq.analysis.stepping import layer_sequences
+from kerasseq.analysis.stepping import reading_order
 from kerasseq.analysis.stepping import zero_states
 from kerasseq.validation import ArgumentError
 
 
-def gradient_flow(model, inputs, targets=None, *, layer=None):
+def gradient_flow(model, inputs, targets=None, *, layer=None, direction=None):
     """The loss gradient at each hidden state of a recurrent layer.
 
     Args:
         model: a functional Keras model with a kerasseq recurrent layer
-            (`ElmanRNN`, `GRU` or `LSTM`, not wrapped in `Bidirectional`),
-            or an ensemble of such models (its first member is read).
+            (`ElmanRNN`, `GRU` or `LSTM`, or `Bidirectional` of one), or an
+            ensemble of such models (its first member is read).
         inputs: a batch of the model's inputs, e.g. windows or texts.
             Padded sequences (texts of different lengths) are stepped as
             the layer steps them: a padding step keeps the state.
@@ -38,6 +40,9 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
             model's outputs.
         layer: the layer (or its name) to look into; default: the model's
             first kerasseq recurrent layer.
+        direction: of a `Bidirectional` layer, "forward" (default) or
+            "backward": whose hidden states the norms are of (both
+            directions are stepped, as the model's output needs them).
 
     Returns:
         A dict of NumPy arrays: `grad_norm` `(batch, T)`, ||dL/dh_t|| for
@@ -61,64 +66,92 @@ def gradient_flow(model, inputs, targets=None, *, layer=None):
         raise ArgumentError("targets", f"{owner} received targets for a model that is not compiled, so "
                                        "it has no loss. Compile the model, or pass targets=None for the "
                                        "gradient of the sum of its outputs.")
+    pairs, chosen = directions(layer, direction, owner=owner)
     feed, sequences, mask = layer_sequences(model, layer, inputs, owner=owner, padded=True)
     suffix = keras.Model([*model.inputs, layer.output], model.outputs)
-    batch, steps = int(sequences.shape[0]), int(sequences.shape[1])
-    valid = np.ones((batch, steps), bool) if mask is None else np.asarray(mask, bool)
-    cell = layer.cell
-    states = zero_states(cell, batch, sequences.dtype)
-    # A masked step repeats the previous output (zeros before the first
-    # step read), or gives zeros with zero_output_for_mask, as Keras' RNN.
-    output = tf.zeros_like(states[0])
-    hidden, previous, outputs = [], [], []
     with tf.GradientTape(persistent=True) as tape:
-        for t in range(steps):
-            previous.append(states)
-            new_states = _step(cell, sequences[:, t], states)
-            if mask is not None:
-                new_states = [tf.where(mask[:, t, None], new, old) for new, old in zip(new_states, states)]
-            states = new_states
-            tape.watch(states[0])
-            hidden.append(states[0])
-            # Every kerasseq cell outputs its hidden state: the same tensor,
-            # so the gradient at h_t takes both of its paths.
-            if mask is None:
-                output = states[0]
-            else:
-                fill = tf.zeros_like(output) if layer.zero_output_for_mask else output
-                output = tf.where(mask[:, t, None], states[0], fill)
-            outputs.append(output)
-        # With go_backwards, Keras returns the sequence in the order it read it.
-        if layer.return_sequences:
-            result = tf.stack(outputs, axis=1)
-        elif mask is None:
-            result = states[0]
-        else:
-            kept = valid[:, -1] if layer.zero_output_for_mask else valid.any(axis=1)
-            result = tf.where(kept[:, None], states[0], tf.zeros_like(states[0]))
-        predictions = suffix([*feed, result], training=False)
+        runs = [_read(sub, *reading_order(sequences, mask, backwards), tape) for sub, backwards in pairs]
+        predictions = suffix([*feed, _layer_output(layer, runs)], training=False)
         if isinstance(predictions, (list, tuple)) and len(predictions) == 1:
             predictions = predictions[0]
         if targets is None:
             loss = tf.add_n([tf.reduce_sum(p) for p in tf.nest.flatten(predictions)])
         else:
-            loss = model.compute_loss(x=None, y=targets, y_pred=predictions) * batch
-    gradients = tape.gradient(loss, hidden)
+            loss = model.compute_loss(x=None, y=targets, y_pred=predictions) * int(sequences.shape[0])
+    run = runs[chosen]
+    gradients = tape.gradient(loss, run["hidden"])
     del tape
+    cell, read, valid = pairs[chosen][0].cell, run["sequences"], run["valid"]
     # One traced function for every step's Jacobian: eager `batch_jacobian`
     # would trace its vectorized loop again at each step.
     jacobian = tf.function(lambda x, states: _spectral_norm(
         _state_jacobian(cell, x, states)), reduce_retracing=True)
-    jacobians = [jacobian(sequences[:, t], previous[t]).numpy() for t in range(1, steps)]
+    jacobians = [jacobian(read[:, t], run["previous"][t]).numpy() for t in range(1, read.shape[1])]
     norms = np.stack([tf.norm(g, axis=-1).numpy() for g in gradients], axis=1)
     norms[~valid] = np.nan
-    jacobian_norms = np.stack(jacobians, axis=1) if jacobians else np.zeros((batch, 0))
+    jacobian_norms = np.stack(jacobians, axis=1) if jacobians else np.zeros((len(norms), 0))
     # A step after padding starts from the zero state, which a sequence
     # alone has no Jacobian for.
     jacobian_norms[~(valid[:, 1:] & valid[:, :-1])] = np.nan
     return {"grad_norm": norms, "mean": _nanmean(norms), "by_distance": _by_distance(norms, valid),
             "steps_read": valid.sum(axis=1), "jacobian_norm": jacobian_norms,
             "jacobian_mean": _nanmean(jacobian_norms)}
+
+
+def _read(layer, sequences, mask, tape):
+    """Steps `layer`'s cell over `sequences` (in its reading order) as the
+    layer does, watching each hidden state on `tape`: a masked step keeps
+    the states and repeats the previous output (zeros before the first
+    step read), or gives zeros with `zero_output_for_mask`, as Keras' RNN."""
+    import tensorflow as tf
+
+    batch, steps = int(sequences.shape[0]), int(sequences.shape[1])
+    valid = np.ones((batch, steps), bool) if mask is None else np.asarray(mask, bool)
+    states = zero_states(layer.cell, batch, sequences.dtype)
+    output = tf.zeros_like(states[0])
+    hidden, previous, outputs = [], [], []
+    for t in range(steps):
+        previous.append(states)
+        new_states = _step(layer.cell, sequences[:, t], states)
+        if mask is not None:
+            new_states = [tf.where(mask[:, t, None], new, old) for new, old in zip(new_states, states)]
+        states = new_states
+        tape.watch(states[0])
+        hidden.append(states[0])
+        # Every kerasseq cell outputs its hidden state: the same tensor, so
+        # the gradient at h_t takes both of its paths.
+        if mask is None:
+            output = states[0]
+        else:
+            fill = tf.zeros_like(output) if layer.zero_output_for_mask else output
+            output = tf.where(mask[:, t, None], states[0], fill)
+        outputs.append(output)
+    if mask is None:
+        last = states[0]
+    else:
+        kept = valid[:, -1] if layer.zero_output_for_mask else valid.any(axis=1)
+        last = tf.where(kept[:, None], states[0], tf.zeros_like(states[0]))
+    # With go_backwards, Keras returns the sequence in the order it read it.
+    return {"hidden": hidden, "previous": previous, "sequences": sequences, "valid": valid,
+            "output": tf.stack(outputs, axis=1) if layer.return_sequences else last}
+
+
+def _layer_output(layer, runs):
+    """The output of `layer` from the runs of its directions, as Keras'
+    `Bidirectional` merges them."""
+    import tensorflow as tf
+
+    if len(runs) == 1:
+        return runs[0]["output"]
+    forward, backward = runs[0]["output"], runs[1]["output"]
+    if layer.return_sequences:
+        backward = tf.reverse(backward, [1])
+    merge = {"concat": lambda a, b: tf.concat([a, b], -1), "sum": tf.add, "ave": lambda a, b: (a + b) / 2,
+             "mul": tf.multiply}
+    if layer.merge_mode not in merge:
+        raise ArgumentError("layer", f"gradient_flow received a Bidirectional layer with merge_mode="
+                                     f"{layer.merge_mode!r}. Use one of {list(merge)}.")
+    return merge[layer.merge_mode](forward, backward)
 
 
 def _nanmean(values):

@@ -33,12 +33,10 @@ def analysed(model, layer, *, owner):
     first member if it is an ensemble whose members hold the recurrent
     layers (compiled with the ensemble's loss), and a `stateless` copy of
     either where they have stateful layers."""
-    from kerasseq.layers.base import RecurrentLayer
-
-    if layer is None and not any(isinstance(c, RecurrentLayer) for c in model.layers):
+    if layer is None and not any(_is_recurrent(c) for c in model.layers):
         # An ensemble (`build_ensemble`) holds its members as layers.
         member = next((c for c in model.layers if hasattr(c, "layers")
-                       and any(isinstance(d, RecurrentLayer) for d in c.layers)), None)
+                       and any(_is_recurrent(d) for d in c.layers)), None)
         if member is not None:
             if getattr(member, "loss", None) is None and getattr(model, "loss", None) is not None:
                 member.compile(loss=model.loss)
@@ -49,38 +47,62 @@ def analysed(model, layer, *, owner):
     return copy, recurrent_layer(copy, layer, owner=owner)
 
 
-def recurrent_layer(model, layer, *, owner):
-    """The kerasseq recurrent layer of `model` named or given by `layer`
-    (default: the first), at the model's top level."""
+def _is_recurrent(candidate):
+    import keras
+
     from kerasseq.layers.base import RecurrentLayer
 
-    # Top-level layers first: the default is the first of those.
-    nested = [candidate for candidate in model._flatten_layers(include_self=False)
-              if isinstance(candidate, RecurrentLayer)]
-    found = [c for c in nested if c in model.layers] + [c for c in nested if c not in model.layers]
+    return isinstance(candidate, RecurrentLayer) or (
+        isinstance(candidate, keras.layers.Bidirectional)
+        and isinstance(candidate.forward_layer, RecurrentLayer))
+
+
+def recurrent_layer(model, layer, *, owner):
+    """The recurrent layer of `model` named or given by `layer` (default:
+    the first) at the model's top level: a kerasseq `ElmanRNN`, `GRU` or
+    `LSTM`, or a `Bidirectional` wrapping one."""
+    candidates = [c for c in model.layers if _is_recurrent(c)]
+    found = candidates
     if isinstance(layer, str):
-        found = [candidate for candidate in found if candidate.name == layer]
+        found = [c for c in candidates if c.name == layer]
     elif layer is not None:
-        found = [candidate for candidate in found if candidate is layer]
+        found = [c for c in candidates if c is layer]
     if not found:
         raise ArgumentError("layer", f"{owner} received layer={getattr(layer, 'name', layer)!r}, but "
                                      f"{model.name!r} has no such kerasseq recurrent layer (ElmanRNN, GRU "
-                                     "or LSTM) at its top level. Pass one of "
-                                     f"{[l.name for l in model.layers if isinstance(l, RecurrentLayer)]}.")
-    if found[0] not in model.layers:
-        raise ArgumentError("layer", f"{owner} received a model whose layer {found[0].name!r} is inside a "
-                                     "wrapper or a nested model (e.g. Bidirectional), which it cannot step "
-                                     "by hand. Pass a model whose recurrent layer is at its top level, e.g. "
-                                     "one trained without --bidirectional.")
+                                     "or LSTM, or Bidirectional of one) at its top level. Pass one of "
+                                     f"{[c.name for c in candidates]}.")
     return found[0]
+
+
+def directions(layer, direction, *, owner):
+    """`(sublayers, chosen)`: the layers that read the sequences, each with
+    whether it reads them backwards (a `Bidirectional`'s forward and
+    backward layers, or the layer itself), and the index of `direction`
+    ("forward" or "backward"; None: the first)."""
+    import keras
+
+    if isinstance(layer, keras.layers.Bidirectional):
+        pairs = [(layer.forward_layer, layer.forward_layer.go_backwards),
+                 (layer.backward_layer, layer.backward_layer.go_backwards)]
+        names = ["forward", "backward"]
+    else:
+        pairs = [(layer, layer.go_backwards)]
+        names = ["forward"]
+    if direction is None:
+        return pairs, 0
+    if direction not in names:
+        raise ArgumentError("direction", f"{owner} received direction={direction!r} for {layer.name!r}, which "
+                                         f"reads in one direction. Pass one of {names}, or a Bidirectional "
+                                         "layer.")
+    return pairs, names.index(direction)
 
 
 def layer_sequences(model, layer, inputs, *, owner, padded=False):
     """`(feed, sequences, mask)`: `inputs` as a list of tensors, the
     sequences `layer` reads from them, `(batch, steps, features)`, and
-    their mask `(batch, steps)` (None without padding), in the order the
-    layer reads them (reversed with `go_backwards`). Padded sequences are
-    refused unless `padded`."""
+    their mask `(batch, steps)` (None without padding), in time order.
+    Padded sequences are refused unless `padded`."""
     import keras
     import tensorflow as tf
 
@@ -103,10 +125,16 @@ def layer_sequences(model, layer, inputs, *, owner, padded=False):
         raise ArgumentError("inputs", f"{owner} received padded sequences (a mask reaches {layer.name}). "
                                       "Pass sequences of one length without padding, e.g. one text at "
                                       "a time.")
-    if layer.go_backwards:
-        sequences = tf.reverse(sequences, [1])
-        mask = None if mask is None else tf.reverse(mask, [1])
     return feed, sequences, mask
+
+
+def reading_order(sequences, mask, backwards):
+    """`sequences` and `mask` in the order a layer reads them."""
+    import tensorflow as tf
+
+    if not backwards:
+        return sequences, mask
+    return tf.reverse(sequences, [1]), None if mask is None else tf.reverse(mask, [1])
 
 
 def zero_states(cell, batch, dtype):

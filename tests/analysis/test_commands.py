@@ -32,7 +32,7 @@ def runs(tmp_path_factory):
                     "--baselines", "naive", "--ensemble", "2"],
         "sentiment": ["train", "sentiment", "--data", str(reviews), "--text-column", "review",
                       "--label-column", "sentiment", "--head", "max", "--units", "4", "--embedding-dim", "8",
-                      "--batch-size", "16", "--epochs", "2", "--baselines", ""],
+                      "--batch-size", "16", "--epochs", "2", "--baselines", "", "--bidirectional"],
         "lm": ["train", "lm", "--data", str(corpus), "--test-split", "0.1", "--cell", "lstm", "--units", "8",
                "--embedding-dim", "8", "--batch-size", "4", "--seq-len", "10", "--epochs", "1",
                "--samples", "0", "--baselines", ""],
@@ -107,17 +107,17 @@ def test_an_ensemble_run_is_read_through_its_first_member(runs):
                                gradient_flow(member, inputs, targets)["grad_norm"], rtol=1e-6)
 
 
-def test_the_gate_labels_follow_a_backward_layer_s_reading_order(runs, monkeypatch):
-    traced = {}
-
-    def backwards(model, inputs, layer=None):
-        trace = gate_trace(model, inputs, layer=layer)
-        traced.update(trace)
-        return {**trace, "go_backwards": True}
-
-    monkeypatch.setattr("kerasseq.analysis.gates.gate_trace", backwards)
-    assert main(["analyze", "gates", str(runs / "lm"), "--text", "the cat sees"]) == 0
-    assert read(runs / "lm", "gates")["steps"] == ["sees", "cat", "the"]
+def test_the_backward_direction_of_a_bidirectional_run(runs):
+    run = runs / "sentiment"
+    text = "the film was wonderful"
+    assert main(["analyze", "gates", str(run), "--text", text, "--direction", "backward"]) == 0
+    written = read(run, "gates")
+    task, model = loaded(run)
+    trace = gate_trace(model, task.analysis_sequence(model, text)[0], direction="backward")
+    assert written["steps"] == text.split()[::-1] and trace["go_backwards"]
+    np.testing.assert_allclose(written["gates"]["update"], trace["gates"]["update"], rtol=1e-5)
+    assert main(["analyze", "gradients", str(run), "--samples", "4", "--direction", "backward"]) == 0
+    assert read(run, "gradients")["samples"] == 4
 
 
 def test_a_corpus_without_a_test_split_asks_for_the_validation_split(tmp_path, capsys):
@@ -167,5 +167,7 @@ def test_errors_name_the_flag_and_the_fix(runs, capsys):
     assert "argument --text: The text '<br />' has no token the model reads" in capsys.readouterr().err
     assert main(["analyze", "gates", str(runs / "sentiment") + "-missing"]) == 2
     assert "is not a finished run directory" in capsys.readouterr().err
+    assert main(["analyze", "gates", str(runs / "weather"), "--direction", "backward"]) == 2
+    assert "argument --direction: gate_trace received direction='backward'" in capsys.readouterr().err
     assert main(["analyze", "clusters", str(runs / "lm"), "--samples", "3"]) == 2
     assert "argument --samples: analyze_run got 3 test examples; clusters need 4 or more" in capsys.readouterr().err
