@@ -69,6 +69,10 @@ def _check_spec(name, spec, owner):
                                  and isinstance(next(iter(when.values())), list)):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'when' maps one option to the "
                                   f"values it applies to, e.g. 'when': {{'head': ['windowed_attention']}}.")
+    step = spec.get("step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
+        raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'step' must be a number above 0, "
+                                  "or left out.")
     if spec.get("sampling", "linear") not in ("linear", "log", "reverse_log"):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'sampling' is one of "
                                   "'linear', 'log', 'reverse_log'.")
@@ -122,16 +126,16 @@ def space_of(hp, *, owner="space_of"):
     >>> space_of(hp)
     {'units': {'min': 16, 'max': 64, 'step': 16, 'sampling': 'linear'}}
     """
-    from keras_tuner.src.engine import hyperparameters as kinds
-
     space = {}
     for item in hp.space:
         config = item.get_config()
-        if isinstance(item, kinds.Fixed):
+        # By class name: Keras Tuner exports the classes from a private module only.
+        kind = type(item).__name__
+        if kind == "Fixed":
             spec = config["value"]
-        elif isinstance(item, kinds.Boolean):
+        elif kind == "Boolean":
             spec = [False, True]
-        elif isinstance(item, kinds.Choice):
+        elif kind == "Choice":
             spec = list(config["values"])
         else:
             spec = {"min": config["min_value"], "max": config["max_value"],
@@ -227,6 +231,10 @@ class TaskHyperModel(keras_tuner.HyperModel):
         for name, spec in space.items():
             if isinstance(spec, dict) and "when" in spec:
                 (parent, _), = spec["when"].items()
+                if parent not in fields:
+                    raise ArgumentError(name, f"{owner} received {name}={spec!r}, whose 'when' names "
+                                              f"{parent!r}, which is not an option of the {self.task_name} "
+                                              f"task. Options: {list(fields)}.")
                 if parent not in space:
                     # The condition's field is fixed by the config: keep the
                     # entry only where the config's value allows it.

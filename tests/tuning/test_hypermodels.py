@@ -73,6 +73,11 @@ def test_space_errors_name_the_entry_and_the_fix(weather):
         WeatherHyperModel(weather, space={"units": {"min": 9, "max": 8}})
     with pytest.raises(ArgumentError, match=r"received units=\[\]\. Give at least one value"):
         WeatherHyperModel(weather, space={"units": []})
+    with pytest.raises(ArgumentError, match=r"'step' must be a number above 0, or left out\."):
+        WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "step": 0}})
+    with pytest.raises(ArgumentError, match=r"whose 'when' names 'head', which is not an option of the "
+                                            r"weather task\."):
+        WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "when": {"head": ["max"]}}})
 
 
 def test_a_keras_tuner_hyperparameters_object_gives_the_same_space_as_a_dict(weather):

@@ -281,6 +281,19 @@ def test_cli_fixes_the_options_it_is_given_and_reports_errors(tmp_path, capsys):
     assert "argument --objective: tune received objective='mae'" in capsys.readouterr().err
 
 
+def test_cli_exits_1_with_the_first_failure_when_every_trial_failed(tmp_path, capsys):
+    # A step size no model survives: every trial's weights, and objective, become NaN.
+    diverging = ["--space", '{"units": [4, 8], "cell": ["gru"], "learning_rate": NaN}']
+    assert main([*CLI[:-4], *diverging, "--tuner", "random", "--max-trials", "2",
+                 "--out", str(tmp_path / "job")]) == 1
+    # Keras Tuner prints each failed trial's traceback before.
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("kerasseq: error: Tuning produced no result: 2 of 2 trials failed and none "
+                            "completed. First failure: keras_tuner.src.errors.FailedTrialError: The "
+                            "objective 'val_mae' was not finite in any epoch"), error
+    assert not (tmp_path / "job" / "best").exists()
+
+
 def test_cli_help_lists_the_tuning_options(capsys):
     with pytest.raises(SystemExit):
         main(["tune", "weather", "--help"])
