@@ -36,6 +36,25 @@ TEXTS = {
 CLUSTER_SAMPLES = 5000
 
 
+def negation_effect(traces):
+    """How much "not" moves the update gates at the word it negates: the
+    mean over units of |z(word after "not") - z(the same word without
+    "not")|, next to how much the sentiment word itself moves them (|z at
+    "good" - z at "bad"| in the texts without "not")."""
+    def update_at(name, word):
+        trace = traces[name]
+        return [trace["gates"]["update"][i] for i, token in enumerate(trace["steps"]) if token == word]
+
+    effect = {}
+    for word in ("good", "bad"):
+        negated, plain = update_at(f"not_{word}", word), update_at(word, word)
+        effect[f"not_{word}_vs_{word}"] = round(float(np.mean([np.abs(a - b).mean()
+                                                               for a, b in zip(negated, plain)])), 4)
+    effect["good_vs_bad"] = round(float(np.mean([np.abs(a - b).mean() for a, b in
+                                                 zip(update_at("good", "good"), update_at("bad", "bad"))])), 4)
+    return effect
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "analysis-imdb-gru")
@@ -72,8 +91,9 @@ def main(argv=None):
         "test_accuracy": scores["test"]["accuracy"], "train_seconds": scores["train_seconds"],
         "gates": {},
     }
+    traces = {}
     for name, text in TEXTS.items():
-        trace = analyze_run(args.run, "gates", text=text)
+        trace = traces[name] = analyze_run(args.run, "gates", text=text)
         shutil.copy(args.run / "analysis" / "gates.png", plots / f"imdb_gates_{name}.png")
         probability = float(model.predict(np.array([text], dtype=object), verbose=0)[0, 0])
         result["gates"][name] = {
@@ -81,6 +101,7 @@ def main(argv=None):
             **{f"mean_{gate}": [round(float(v), 4) for v in values]
                for gate, values in trace["mean_over_units"].items()},
         }
+    result["negation"] = negation_effect(traces)
     clusters = analyze_run(args.run, "clusters", samples=CLUSTER_SAMPLES)
     shutil.copy(args.run / "analysis" / "clusters.png", plots / "imdb_clusters.png")
     result["clusters"] = {k: clusters[k] for k in ("samples", "units", "k", "silhouette", "dunn",
