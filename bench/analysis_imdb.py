@@ -48,6 +48,8 @@ def negation_effect(traces):
     effect = {}
     for word in ("good", "bad"):
         negated, plain = update_at(f"not_{word}", word), update_at(word, word)
+        # Both texts read the word as often, as a known token.
+        assert len(negated) == len(plain) > 0, (word, negated, plain)
         effect[f"not_{word}_vs_{word}"] = round(float(np.mean([np.abs(a - b).mean()
                                                                for a, b in zip(negated, plain)])), 4)
     effect["good_vs_bad"] = round(float(np.mean([np.abs(a - b).mean() for a, b in

@@ -44,10 +44,11 @@ def check_trials(tuner):
         first = next((t.message for t in failed if t.message), None)
         # Trials of an older job may have completed with a NaN objective.
         unscored = sum(t.status == "COMPLETED" for t in trials)
-        finite = f" ({unscored} completed without a finite objective)" if unscored else ""
+        none = (f"none completed with a finite objective ({unscored} ended with NaN)" if unscored
+                else "none completed")
         raise RuntimeError(
             f"Tuning produced no result: {len(failed)} of {len(trials)} trials failed and "
-            f"none completed{finite}. First failure: {last_line(first)}. "
+            f"{none}. First failure: {last_line(first)}. "
             "Fix that error and run the search again (completed trials are kept in the "
             "tuner's directory unless overwrite=True)."
         )

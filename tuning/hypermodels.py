@@ -16,6 +16,7 @@ A search space maps config fields to:
 """
 
 import json
+import math
 
 import keras_tuner
 
@@ -70,9 +71,13 @@ def _check_spec(name, spec, owner):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'when' maps one option to the "
                                   f"values it applies to, e.g. 'when': {{'head': ['windowed_attention']}}.")
     step = spec.get("step")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
+                             or not math.isfinite(step) or step <= 0):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'step' must be a number above 0, "
                                   "or left out.")
+    if step is not None and spec.get("sampling") in ("log", "reverse_log") and step <= 1:
+        raise ArgumentError(name, f"{owner} received {name}={spec!r}. With log sampling 'step' is a "
+                                  "factor above 1 (e.g. 2: 16, 32, 64), or left out.")
     if spec.get("sampling", "linear") not in ("linear", "log", "reverse_log"):
         raise ArgumentError(name, f"{owner} received {name}={spec!r}. 'sampling' is one of "
                                   "'linear', 'log', 'reverse_log'.")
@@ -137,6 +142,9 @@ def space_of(hp, *, owner="space_of"):
             spec = [False, True]
         elif kind == "Choice":
             spec = list(config["values"])
+        elif kind not in ("Int", "Float"):
+            raise ArgumentError("space", f"{owner} received a HyperParameters entry {item.name!r} of kind "
+                                         f"{kind}. Use Fixed, Boolean, Choice, Int or Float.")
         else:
             spec = {"min": config["min_value"], "max": config["max_value"],
                     **({"step": config["step"]} if config.get("step") is not None else {}),
@@ -227,6 +235,10 @@ class TaskHyperModel(keras_tuner.HyperModel):
                 space.pop(name, None)
             else:
                 _check_spec(name, spec, owner)
+                step = spec.get("step") if isinstance(spec, dict) else None
+                if step is not None and self._is_int(name) and not float(step).is_integer():
+                    raise ArgumentError(name, f"{owner} received {name}={spec!r}: {name} is a whole "
+                                              f"number, so 'step' must be one too, e.g. 2.")
                 space[name] = spec
         for name, spec in space.items():
             if isinstance(spec, dict) and "when" in spec:

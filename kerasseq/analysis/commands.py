@@ -56,6 +56,9 @@ def analyze_run(run_dir, analysis, *, split="test", samples=None, text=None, lay
     check_one_of("split", split, ["val", "test"], owner=owner)
     if samples is not None:
         check_positive_int("samples", samples, owner=owner, example="samples=32")
+    if direction is not None and analysis == "clusters":
+        raise ArgumentError("direction", f"{owner} received direction={direction!r} for 'clusters', which "
+                                         "reads the final states of both directions. Leave it out.")
     if text is not None and analysis != "gates":
         raise ArgumentError("text", f"{owner} received text= for {analysis!r}; only 'gates' traces a "
                                     "text. Leave it out, or run the gates analysis.")
@@ -88,14 +91,16 @@ def _gradients(task, model, folder, *, split, samples, layer, direction, seed):
     flow = gradient_flow(model, inputs, targets, layer=layer, direction=direction)
     read = flow["steps_read"]
     ragged = bool((read < flow["grad_norm"].shape[1]).any())
-    plot_gradient_flow({task.model_name: flow}, folder / "gradients.png", by="distance" if ragged else "step",
-                       title=f"Gradient flow through time: {task.model_name}, {split} examples")
+    named = task.model_name + ("" if direction is None else f" ({direction})")
+    plot_gradient_flow({named: flow}, folder / "gradients.png", by="distance" if ragged else "step",
+                       title=f"Gradient flow through time: {named}, {split} examples")
     # The summary spans the distances every sequence reaches (texts with
     # no token left out).
     span = int(read[read > 0].min()) if (read > 0).any() else 0
     distance = flow["by_distance"][:span]
     summary = {
-        "split": split, "samples": int(flow["grad_norm"].shape[0]), "steps": int(flow["grad_norm"].shape[1]),
+        "split": split, "direction": direction or "forward", "samples": int(flow["grad_norm"].shape[0]),
+        "steps": int(flow["grad_norm"].shape[1]),
         "shortest": span, "grad_norm_last": float(distance[0]) if span else None,
         "grad_norm_first": float(distance[-1]) if span else None,
         "decay_per_step": _decay_per_step(distance),
@@ -137,12 +142,15 @@ def _gates(task, model, folder, *, text, layer, direction, split, seed):
     if labels is not None and len(labels) != steps:
         # A model that truncates the text: number the steps instead.
         labels = None
-    plot_gate_trace(trace, folder / "gates.png", labels=labels)
+    plot_gate_trace(trace, folder / "gates.png", labels=labels,
+                    title=f"Gates of {trace['layer']} ({trace['cell'].upper()}"
+                          + ("" if direction is None else f", {direction}") + ")")
     means = {name: values.mean(axis=1) for name, values in trace["gates"].items()}
     print(f"{trace['cell'].upper()} {trace['layer']}, {steps} steps; mean over units per step:")
     for name, values in means.items():
         print(f"  {name:>7}: " + " ".join(f"{v:.2f}" for v in values[:40]) + (" ..." if steps > 40 else ""))
-    return {"layer": trace["layer"], "cell": trace["cell"], "text": None if text is None else str(text),
+    return {"layer": trace["layer"], "cell": trace["cell"], "direction": direction or "forward",
+            "text": None if text is None else str(text),
             "steps": labels if labels is not None else list(range(1, steps + 1)),
             "mean_over_units": means, "gates": trace["gates"]}
 

@@ -47,7 +47,8 @@ def gradient_flow(model, inputs, targets=None, *, layer=None, direction=None):
     Returns:
         A dict of NumPy arrays: `grad_norm` `(batch, T)`, ||dL/dh_t|| for
         each sample and step (steps in the order the layer reads them:
-        from the end with `go_backwards`; NaN at padding steps); `mean`,
+        from the end with `go_backwards` or for the backward direction;
+        NaN at padding steps); `mean`,
         its mean over the batch (over the samples a step is not padding
         in); `by_distance`, the mean at 0, 1, 2, ... steps before each
         sample's last step (the same as `mean` reversed without padding);
@@ -149,8 +150,10 @@ def _layer_output(layer, runs):
     merge = {"concat": lambda a, b: tf.concat([a, b], -1), "sum": tf.add, "ave": lambda a, b: (a + b) / 2,
              "mul": tf.multiply}
     if layer.merge_mode not in merge:
-        raise ArgumentError("layer", f"gradient_flow received a Bidirectional layer with merge_mode="
-                                     f"{layer.merge_mode!r}. Use one of {list(merge)}.")
+        raise ArgumentError("layer", f"gradient_flow received {layer.name!r}, a Bidirectional layer with "
+                                     f"merge_mode={layer.merge_mode!r}, whose two outputs it cannot merge as the "
+                                     "model does. Pass layer= another recurrent layer; gate_trace and "
+                                     "final_states read this one.")
     return merge[layer.merge_mode](forward, backward)
 
 

@@ -92,9 +92,9 @@ def directions(layer, direction, *, owner):
     if direction is None:
         return pairs, 0
     if direction not in names:
+        reads = "reads both ways" if len(names) == 2 else "reads in one direction"
         raise ArgumentError("direction", f"{owner} received direction={direction!r} for {layer.name!r}, which "
-                                         f"reads in one direction. Pass one of {names}, or a Bidirectional "
-                                         "layer.")
+                                         f"{reads}. Pass one of {names}.")
     return pairs, names.index(direction)
 
 

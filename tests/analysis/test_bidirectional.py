@@ -83,3 +83,29 @@ def test_a_direction_a_layer_does_not_have_is_refused():
     with pytest.raises(ValueError, match=r"direction='backward' for 'fwd', which reads in one direction\. "
                                          r"Pass one of \['forward'\]"):
         gradient_flow(explicit, PADDED, layer="fwd", direction="backward")
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_the_stepped_directions_merge_into_the_layer_s_own_output(merge_mode, return_sequences):
+    import tensorflow as tf
+
+    from kerasseq.analysis.gradients import _layer_output
+    from kerasseq.analysis.gradients import _read
+    from kerasseq.analysis.stepping import directions
+    from kerasseq.analysis.stepping import layer_sequences
+    from kerasseq.analysis.stepping import reading_order
+
+    keras.utils.set_random_seed(7)
+    ids = keras.Input((None,), dtype="int32")
+    embedded = keras.layers.Embedding(20, F, mask_zero=True)(ids)
+    both = keras.layers.Bidirectional(layers.LSTM(U, return_sequences=return_sequences), merge_mode=merge_mode,
+                                      name="bi")(embedded)
+    model = keras.Model(ids, both)
+    layer = model.get_layer("bi")
+    pairs, _ = directions(layer, None, owner="test")
+    _, sequences, mask = layer_sequences(model, layer, PADDED, owner="test", padded=True)
+    with tf.GradientTape() as tape:
+        runs = [_read(sub, *reading_order(sequences, mask, backwards), tape) for sub, backwards in pairs]
+    # Padding after the text, where Bidirectional forces zero outputs, included.
+    np.testing.assert_allclose(_layer_output(layer, runs), model(PADDED), rtol=1e-5, atol=1e-6)

@@ -117,7 +117,12 @@ def test_the_backward_direction_of_a_bidirectional_run(runs):
     assert written["steps"] == text.split()[::-1] and trace["go_backwards"]
     np.testing.assert_allclose(written["gates"]["update"], trace["gates"]["update"], rtol=1e-5)
     assert main(["analyze", "gradients", str(run), "--samples", "4", "--direction", "backward"]) == 0
-    assert read(run, "gradients")["samples"] == 4
+    written = read(run, "gradients")
+    inputs, targets = task.analysis_examples("test", 4, seed=0)
+    flow = gradient_flow(model, inputs, targets, direction="backward")
+    saved = np.array([[np.nan if v is None else v for v in row] for row in written["grad_norm"]])
+    np.testing.assert_allclose(saved, flow["grad_norm"], rtol=1e-5)
+    assert written["direction"] == "backward" and written["samples"] == 4
 
 
 def test_a_corpus_without_a_test_split_asks_for_the_validation_split(tmp_path, capsys):
@@ -169,5 +174,7 @@ def test_errors_name_the_flag_and_the_fix(runs, capsys):
     assert "is not a finished run directory" in capsys.readouterr().err
     assert main(["analyze", "gates", str(runs / "weather"), "--direction", "backward"]) == 2
     assert "argument --direction: gate_trace received direction='backward'" in capsys.readouterr().err
+    assert main(["analyze", "clusters", str(runs / "sentiment"), "--direction", "forward"]) == 2
+    assert "argument --direction: analyze_run received direction='forward' for 'clusters'" in capsys.readouterr().err
     assert main(["analyze", "clusters", str(runs / "lm"), "--samples", "3"]) == 2
     assert "argument --samples: analyze_run got 3 test examples; clusters need 4 or more" in capsys.readouterr().err

@@ -75,6 +75,10 @@ def test_space_errors_name_the_entry_and_the_fix(weather):
         WeatherHyperModel(weather, space={"units": []})
     with pytest.raises(ArgumentError, match=r"'step' must be a number above 0, or left out\."):
         WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "step": 0}})
+    with pytest.raises(ArgumentError, match=r"With log sampling 'step' is a factor above 1"):
+        WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "step": 1, "sampling": "log"}})
+    with pytest.raises(ArgumentError, match=r"units is a whole number, so 'step' must be one too"):
+        WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "step": 2.5}})
     with pytest.raises(ArgumentError, match=r"whose 'when' names 'head', which is not an option of the "
                                             r"weather task\."):
         WeatherHyperModel(weather, space={"units": {"min": 8, "max": 16, "when": {"head": ["max"]}}})
