@@ -17,7 +17,7 @@ epochs and early stopping after PATIENCE. Rows of `results/tuning.json`:
 and by Keras Tuner's chief with 2 workers on this machine.
 
 The search is a tuning job in `runs/bench_tuning/jena`: a killed script
-resumes it. Run: `python bench/tuning.py [--trials N] [--rerun-speed]`.
+resumes it. Run: `python bench/tuning.py [--trials N] [--rerun-speed | --speed-only]`.
 """
 
 import argparse
@@ -59,6 +59,8 @@ SPACE = {
 }
 # The speed comparison: the same small search both ways.
 SPEED_TRIALS = 6
+# Alternated rounds of the speed comparison with --speed-only.
+SPEED_ROUNDS = 3
 SPEED_FLAGS = ["--epochs", "2", "--patience", "2", "--cell", "gru", "--depth", "1", "--batch-size", "256",
                "--no-bidirectional", "--space", '{"units": [8, 16, 24, 32, 48, 64]}', "--tuner", "random",
                "--max-trials", str(SPEED_TRIALS)]
@@ -105,11 +107,41 @@ def trials_per_hour(distributed):
             "seconds": round(seconds, 1), "trials_per_hour": round(3600 * trials / seconds, 1)}
 
 
+def alternated_speed(rounds):
+    """`trials_per_hour` of 1 process and of a chief with 2 workers,
+    alternated `rounds` times (this machine's speed changes by ~2x for
+    seconds at a time): the median round of each, with every round kept."""
+    import statistics
+
+    measured = {False: [], True: []}
+    for _ in range(rounds):
+        for distributed in (False, True):
+            measured[distributed].append(trials_per_hour(distributed))
+    speed = []
+    for distributed, runs in measured.items():
+        seconds = statistics.median(r["seconds"] for r in runs)
+        trials = runs[0]["trials"]
+        speed.append({"processes": runs[0]["processes"], "trials": trials, "seconds": seconds,
+                      "trials_per_hour": round(3600 * trials / seconds, 1),
+                      "rounds_seconds": [r["seconds"] for r in runs]})
+    return speed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12, help="trials of the search (default 12)")
     parser.add_argument("--rerun-speed", action="store_true", help="measure trials per hour again")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="measure trials per hour again and keep the search's rows as they are")
     args = parser.parse_args()
+    if args.speed_only:
+        # The search takes hours here; its rows stay, the speed rows are replaced.
+        saved = json.loads(RESULTS.read_text())
+        saved["speed"] = alternated_speed(SPEED_ROUNDS)
+        saved["speed_machine"] = machine()
+        RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+        print(markdown(saved))
+        return
 
     import kerasseq  # noqa: F401
     from kerasseq import tasks

@@ -13,6 +13,7 @@ import numpy as np
 
 from kerasseq import layers
 from kerasseq.models.sentiment import EXPLAINING_HEADS
+from kerasseq.models.sentiment import token_ids_layer
 
 # The heads whose per-token weights explain a prediction.
 _HEADS = (layers.TokenScores, layers.AttentionPooling)
@@ -57,9 +58,7 @@ def explain(model, texts, *, vocabulary=None, class_names=("negative", "positive
     if raw:
         from pipelines.text import check_texts
 
-        id_layer = next(layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
-                        for layer in model.layers if isinstance(layer, kind))
-        ids_output = id_layer.output
+        ids_output = token_ids_layer(model).output
         vocabulary = next(layer for layer in model.layers
                           if isinstance(layer, keras.layers.TextVectorization)).get_vocabulary()
         # Object arrays: Keras' predict rejects NumPy's fixed-width str dtypes.

@@ -176,6 +176,14 @@ def build_sentiment_model(
     return model
 
 
+def token_ids_layer(model):
+    """The layer whose output is the token ids a raw-text model reads (its
+    `TruncateTokens`, else its `TextVectorization`), or None for a model
+    that takes ids."""
+    return next((layer for kind in (layers.TruncateTokens, keras.layers.TextVectorization)
+                 for layer in model.layers if isinstance(layer, kind)), None)
+
+
 def compile_classifier(model, *, learning_rate=1e-3):
     """Compiles a binary classifier: Adam (global norm clipped to 1), binary
     cross-entropy, accuracy and ROC AUC."""

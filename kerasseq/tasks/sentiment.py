@@ -405,18 +405,16 @@ class SentimentTask(Task):
         reads from it, `[UNK]` for words it does not know."""
         import keras
 
-        from kerasseq.layers import TruncateTokens
+        from kerasseq.analysis.stepping import analysed
+        from kerasseq.models.sentiment import token_ids_layer
         from pipelines.text import check_texts
 
         if text is None:
-            texts, _ = self.splits[split]
-            short = np.flatnonzero(self.lengths[split] <= 80)
-            pool = short if len(short) else np.arange(len(texts))
-            rng = np.random.default_rng(self.config.seed if seed is None else seed)
-            text = str(texts[rng.choice(pool)])
+            text = self.example_texts(1, split=split, seed=seed)[0]
         texts = check_texts([text], owner="analysis_sequence")
-        ids_layer = next((layer for kind in (TruncateTokens, keras.layers.TextVectorization)
-                          for layer in model.layers if isinstance(layer, kind)), None)
+        # The model the gates are read from: an ensemble's first member.
+        model, _ = analysed(model, None, owner="analysis_sequence")
+        ids_layer = token_ids_layer(model)
         if ids_layer is None:
             raise ArgumentError("text", "analysis_sequence received a model without its vectorizer (it "
                                         "takes token ids). Pass a model from `kerasseq train sentiment`.")
@@ -431,10 +429,12 @@ class SentimentTask(Task):
         """The reviews' classes (0 or 1)."""
         return np.asarray(targets).reshape(-1).astype(int)
 
-    def example_texts(self, count=EXPLAINED_REVIEWS):
-        """A few short test texts, drawn from the seed, for explanations."""
-        texts, _ = self.splits["test"]
-        short = np.flatnonzero(self.lengths["test"] <= 80)
+    def example_texts(self, count=EXPLAINED_REVIEWS, *, split="test", seed=None):
+        """A few short texts of `split` (80 tokens or fewer where there are
+        enough), drawn from `seed` (default: the config's), for explanations."""
+        texts, _ = self.splits[split]
+        short = np.flatnonzero(self.lengths[split] <= 80)
         pool = short if len(short) >= count else np.arange(len(texts))
-        chosen = np.random.default_rng(self.config.seed).choice(pool, min(count, len(pool)), replace=False)
+        rng = np.random.default_rng(self.config.seed if seed is None else seed)
+        chosen = rng.choice(pool, min(count, len(pool)), replace=False)
         return [str(texts[i]) for i in sorted(chosen)]

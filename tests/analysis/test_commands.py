@@ -158,23 +158,21 @@ def test_clusters_of_a_task_without_classes(runs):
     assert written["units"] == 8 and "labels" not in written and "adjusted_rand" not in written
 
 
-def test_errors_name_the_flag_and_the_fix(runs, capsys):
-    assert main(["analyze", "gates", str(runs / "weather"), "--text", "rain"]) == 2
-    assert ("kerasseq: error: argument --text: The weather task reads no text. Leave out --text to trace an "
-            "example of the test split.") in capsys.readouterr().err
-    assert main(["analyze", "gradients", str(runs / "weather"), "--text", "rain"]) == 2
-    assert "argument --text: analyze_run received text= for 'gradients'" in capsys.readouterr().err
-    assert main(["analyze", "gradients", str(runs / "weather"), "--samples", "0"]) == 2
-    assert "argument --samples: analyze_run received samples=0" in capsys.readouterr().err
-    assert main(["analyze", "gates", str(runs / "weather"), "--layer", "lstm_0"]) == 2
-    assert "argument --layer: gate_trace received layer='lstm_0'" in capsys.readouterr().err
-    assert main(["analyze", "gates", str(runs / "sentiment"), "--text", "<br />"]) == 2
-    assert "argument --text: The text '<br />' has no token the model reads" in capsys.readouterr().err
-    assert main(["analyze", "gates", str(runs / "sentiment") + "-missing"]) == 2
-    assert "is not a finished run directory" in capsys.readouterr().err
-    assert main(["analyze", "gates", str(runs / "weather"), "--direction", "backward"]) == 2
-    assert "argument --direction: gate_trace received direction='backward'" in capsys.readouterr().err
-    assert main(["analyze", "clusters", str(runs / "sentiment"), "--direction", "forward"]) == 2
-    assert "argument --direction: analyze_run received direction='forward' for 'clusters'" in capsys.readouterr().err
-    assert main(["analyze", "clusters", str(runs / "lm"), "--samples", "3"]) == 2
-    assert "argument --samples: analyze_run got 3 test examples; clusters need 4 or more" in capsys.readouterr().err
+@pytest.mark.parametrize("run, args, message", [
+    ("weather", ["gates", "--text", "rain"], "kerasseq: error: argument --text: The weather task reads no text. "
+                                             "Leave out --text to trace an example of the test split."),
+    ("weather", ["gradients", "--text", "rain"], "argument --text: analyze_run received text= for 'gradients'"),
+    ("weather", ["gradients", "--samples", "0"], "argument --samples: analyze_run received samples=0"),
+    ("weather", ["gates", "--layer", "lstm_0"], "argument --layer: gate_trace received layer='lstm_0'"),
+    ("sentiment", ["gates", "--text", "<br />"], "argument --text: The text '<br />' has no token the model reads"),
+    ("sentiment-missing", ["gates"], "is not a finished run directory"),
+    ("weather", ["gates", "--direction", "backward"],
+     "argument --direction: gate_trace received direction='backward'"),
+    ("sentiment", ["clusters", "--direction", "forward"],
+     "argument --direction: analyze_run received direction='forward' for 'clusters'"),
+    ("lm", ["clusters", "--samples", "3"],
+     "argument --samples: analyze_run got 3 test examples; clusters need 4 or more"),
+])
+def test_errors_name_the_flag_and_the_fix(runs, capsys, run, args, message):
+    assert main(["analyze", args[0], str(runs / run), *args[1:]]) == 2
+    assert message in capsys.readouterr().err
